@@ -1,0 +1,44 @@
+# PasteTrader backend. `make run` and `make test` set everything up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# Runs a command against DATABASE_URL, or an embedded PostgreSQL when it is unset.
+WITH_DB := $(BIN)/python -m app.db.embedded --env-var DATABASE_URL --database pastetrader --
+
+.PHONY: install run test lint format typecheck migrate check-migrations lock clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "pastetrader.pth").write_text(str(pathlib.Path("backend").resolve()) + "\n")'
+	touch $(STAMP)
+
+run: install
+	$(WITH_DB) sh -c '$(BIN)/alembic upgrade head && exec $(BIN)/uvicorn app.main:app --host 127.0.0.1 --port 8000'
+
+test: install
+	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
+	$(BIN)/coverage report --include='backend/app/models/*' --fail-under=95
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install
+	$(BIN)/mypy
+
+migrate: install
+	$(WITH_DB) $(BIN)/alembic upgrade head
+
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 --generate-hashes -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .pgdata .pytest_cache .mypy_cache .ruff_cache .coverage

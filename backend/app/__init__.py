@@ -1,0 +1,1 @@
+"""PasteTrader backend: workflow models, schedules and the engine that fires them."""

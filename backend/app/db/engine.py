@@ -1,0 +1,28 @@
+"""The async engine and session factory shared by the app, the scheduler and scripts."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.db.url import to_async_url
+
+
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    """Create an asyncpg engine for `url` that stores and returns timestamps in UTC."""
+    return create_async_engine(
+        to_async_url(url),
+        pool_size=pool_size,
+        pool_pre_ping=True,
+        echo=echo,
+        connect_args={"server_settings": {"timezone": "UTC"}},
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose objects stay readable after commit (no implicit reload)."""
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,59 @@
+"""The FastAPI application: settings, database engine lifecycle, health check."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app.core.logging import configure_logging
+from app.core.settings import Settings, get_settings
+from app.db.engine import create_engine, create_session_factory
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the engine opens at start-up and is disposed of at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resolved = settings or get_settings()
+        configure_logging(resolved.log_level)
+        engine = create_engine(
+            resolved.database_url,
+            pool_size=resolved.database_pool_size,
+            echo=resolved.database_echo,
+        )
+        app.state.engine = engine
+        app.state.session_factory = create_session_factory(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="PasteTrader backend",
+        summary="Workflows, schedules and the engine that fires them.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+
+    @app.get("/health", tags=["health"])
+    async def health(request: Request) -> JSONResponse:
+        """Report whether the database answers (503 when it does not)."""
+        body: dict[str, Any] = {"status": "ok", "database": "ok"}
+        try:
+            async with request.app.state.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+            body = {"status": "error", "database": f"unavailable: {type(exc).__name__}"}
+            return JSONResponse(body, status_code=503)
+        return JSONResponse(body)
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,103 @@
+"""Declarative base, naming convention and the mixins every table builds on."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import MetaData, event, func, inspect, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column
+
+from app.models.types import UTCDateTime, require_aware
+from app.schedules.clock import utc_now
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Audit columns go after a table's own columns.
+_AUDIT_ORDER = 1000
+
+
+class Base(DeclarativeBase):
+    """Declarative base whose metadata names every constraint and index predictably."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UUIDMixin:
+    """A UUID primary key, set when the object is created (and by the server for raw SQL)."""
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        primary_key=True,
+        default=uuid.uuid4,
+        server_default=text("gen_random_uuid()"),
+        sort_order=-1,
+    )
+
+
+@event.listens_for(Base, "init", propagate=True)
+def _apply_defaults(target: Base, args: Any, kwargs: dict[str, Any]) -> None:
+    """Give a new object its id and scalar defaults at once, not only at INSERT."""
+    mapper = inspect(type(target))
+    if "id" in mapper.column_attrs and kwargs.get("id") is None:
+        kwargs["id"] = uuid.uuid4()
+    for attribute in mapper.column_attrs:
+        default = attribute.columns[0].default
+        if attribute.key not in kwargs and default is not None and default.is_scalar:
+            kwargs[attribute.key] = default.arg
+
+
+class TimestampMixin:
+    """`created_at` and `updated_at`, aware UTC; `updated_at` moves on every ORM update."""
+
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime,
+        default=utc_now,
+        server_default=func.now(),
+        sort_order=_AUDIT_ORDER,
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime,
+        default=utc_now,
+        onupdate=utc_now,
+        server_default=func.now(),
+        sort_order=_AUDIT_ORDER,
+    )
+
+
+class SoftDeleteMixin:
+    """`deleted_at` (NULL = live). Deletion is independent of a model's own `is_active`."""
+
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, sort_order=_AUDIT_ORDER)
+
+    @property
+    def is_deleted(self) -> bool:
+        """True once soft-deleted."""
+        return self.deleted_at is not None
+
+    def soft_delete(self, at: datetime | None = None) -> None:
+        """Mark the row deleted (at `at`, default now); a second call keeps the first time."""
+        if self.deleted_at is None:
+            self.deleted_at = at or utc_now()
+
+    def restore(self) -> None:
+        """Bring a soft-deleted row back."""
+        self.deleted_at = None
+
+
+def _refuse_naive(target: Any, value: datetime | None, oldvalue: Any, initiator: Any) -> Any:
+    return require_aware(value, initiator.key)
+
+
+@event.listens_for(Base, "mapper_configured", propagate=True)
+def _guard_timestamps(mapper: Mapper[Any], class_: type[Any]) -> None:
+    """Refuse a naive datetime at assignment, naming the attribute (not only at flush)."""
+    for attribute in mapper.column_attrs:
+        if any(isinstance(column.type, UTCDateTime) for column in attribute.columns):
+            event.listen(attribute, "set", _refuse_naive, retval=True)

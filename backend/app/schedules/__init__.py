@@ -1,0 +1,1 @@
+"""Schedules feature: validation of configs and metadata, time math (triggers)."""

@@ -1,0 +1,61 @@
+"""Fixtures: a real PostgreSQL (TEST_DATABASE_URL or embedded), schema built by Alembic,
+and a session per test inside a transaction that is rolled back afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from app.db.engine import create_engine
+from tests.database import recreate_database, test_server, upgrade
+
+TEST_DATABASE = "pastetrader_test"
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """Async URL of the PostgreSQL server under test (its maintenance database)."""
+    with test_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> str:
+    """A fresh database migrated to head by `alembic upgrade head`."""
+    url = recreate_database(server_url, TEST_DATABASE)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """One engine for the run."""
+    engine = create_engine(database_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            yield connection
+        finally:
+            if transaction.is_active:
+                await transaction.rollback()
+
+
+@pytest.fixture
+async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    """An ORM session on the test's transaction; its commits become savepoints."""
+    session = AsyncSession(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    try:
+        yield session
+    finally:
+        await session.close()
