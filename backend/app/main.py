@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             async with request.app.state.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+        except Exception as exc:  # any failure means unhealthy
             body = {"status": "error", "database": f"unavailable: {type(exc).__name__}"}
             return JSONResponse(body, status_code=503)
         return JSONResponse(body)

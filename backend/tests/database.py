@@ -83,7 +83,7 @@ def _in_thread(work: object) -> None:
     def run() -> None:
         try:
             work()  # type: ignore[operator]
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+        except BaseException as exc:
             errors.append(exc)
 
     thread = threading.Thread(target=run)

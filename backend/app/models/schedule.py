@@ -83,6 +83,10 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
     workflow: Mapped[Workflow] = relationship(back_populates="schedules", lazy="raise")
     user: Mapped[User] = relationship(back_populates="schedules", lazy="raise")
 
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("metadata_", {})
+        super().__init__(**kwargs)
+
     # -- validation ---------------------------------------------------------------------
 
     @validates("name")
