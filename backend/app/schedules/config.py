@@ -18,7 +18,7 @@ from cronsim import CronSim, CronSimError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.schedules.clock import parse_instant
-from app.schedules.errors import ScheduleValidationError
+from app.schedules.errors import ScheduleValidationError, error_path
 
 CONFIG_FIELD = "schedule_config"
 CRON_FIELD_NAMES = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
@@ -112,14 +112,16 @@ def _reason(error: Mapping[str, Any], schedule_type: str) -> str:
 def _shape(schedule_type: str, raw: object) -> _StrictConfig:
     if not isinstance(raw, Mapping):
         raise ScheduleValidationError(CONFIG_FIELD, "must be a JSON object")
+    model = CONFIG_MODELS.get(str(schedule_type))
+    if model is None:
+        raise ScheduleValidationError(
+            "schedule_type", f"{schedule_type!r} is not one of {', '.join(CONFIG_MODELS)}"
+        )
     try:
-        return CONFIG_MODELS[schedule_type].model_validate(dict(raw))
+        return model.model_validate(dict(raw))
     except ValidationError as exc:
         errors = [
-            (
-                ".".join([CONFIG_FIELD, *(str(part) for part in error["loc"])]),
-                _reason(error, schedule_type),
-            )
+            (error_path(CONFIG_FIELD, error["loc"]), _reason(error, schedule_type))
             for error in exc.errors()
         ]
         raise ScheduleValidationError(errors[0][0], errors[0][1], errors=errors) from None

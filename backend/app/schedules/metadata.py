@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.schedules.errors import ScheduleValidationError
+from app.schedules.errors import ScheduleValidationError, error_path
 
 METADATA_FIELD = "metadata"
 DEFAULT_MISFIRE_GRACE_SECONDS = 60
@@ -104,8 +104,7 @@ def parse_metadata(raw: object) -> ScheduleMetadata:
         parsed = ScheduleMetadata.model_validate(dict(raw))
     except ValidationError as exc:
         errors = [
-            (".".join([METADATA_FIELD, *(str(part) for part in error["loc"])]), str(error["msg"]))
-            for error in exc.errors()
+            (error_path(METADATA_FIELD, error["loc"]), str(error["msg"])) for error in exc.errors()
         ]
         raise ScheduleValidationError(errors[0][0], errors[0][1], errors=errors) from None
     for index, tag in enumerate(parsed.tags or []):

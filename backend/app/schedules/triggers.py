@@ -57,11 +57,12 @@ class CronExpressionTimes:
 
     def next_after(self, moment: datetime) -> datetime | None:
         """See FireTimes."""
+        moment = moment.astimezone(UTC)
         times = cron_sim(self._expression, moment.astimezone(self._tz))
         # For fixed-time jobs cronsim walks the wall clock, so from the second pass of a
         # repeated hour it can hand back the first pass; skip anything not after `moment`.
         for candidate in times:
-            if candidate > moment:
+            if candidate.astimezone(UTC) > moment:
                 return candidate.astimezone(UTC)
         return None  # pragma: no cover - cronsim raises StopIteration after 50 empty years
 
@@ -151,6 +152,8 @@ class ScheduleTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships
         """The first fire time strictly after `moment` (aware), or None when none remains."""
         if moment.tzinfo is None:
             raise ValueError("moment must be timezone-aware")
+        # In UTC, so that comparisons and arithmetic never meet an ambiguous wall time.
+        moment = moment.astimezone(UTC)
         if self.start is not None and moment < self.start:
             moment = self.start - _TICK  # the window's start is inclusive
         fire_time = self.times.next_after(moment)
@@ -164,7 +167,7 @@ class ScheduleTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships
         """APScheduler's API: the next fire time after the previous one, or from `now` on."""
         if previous_fire_time is not None:
             return self.next_after(previous_fire_time)
-        return self.next_after(now - _TICK)
+        return self.next_after(now.astimezone(UTC) - _TICK)
 
     def __str__(self) -> str:
         return f"schedule[{type(self.times).__name__}, {self.timezone.key}]"
