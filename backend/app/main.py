@@ -13,6 +13,7 @@ from sqlalchemy import text
 from app.core.logging import configure_logging
 from app.core.settings import Settings, get_settings
 from app.db.engine import create_engine, create_session_factory
+from app.scheduler.engine import SchedulerEngine
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -29,9 +30,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)
+        app.state.scheduler = None
+        if resolved.scheduler_enabled:
+            app.state.scheduler = SchedulerEngine(engine, resolved.engine_config())
+            app.state.scheduler.start()
         try:
             yield
         finally:
+            if app.state.scheduler is not None:
+                await app.state.scheduler.shutdown()
             await engine.dispose()
 
     app = FastAPI(
@@ -43,11 +50,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", tags=["health"])
     async def health(request: Request) -> JSONResponse:
-        """Report whether the database answers (503 when it does not)."""
+        """Report the database and the scheduler engine (503 when the database is down)."""
         body: dict[str, Any] = {"status": "ok", "database": "ok"}
+        scheduler: SchedulerEngine | None = request.app.state.scheduler
         try:
             async with request.app.state.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
+            body["scheduler"] = await scheduler.status() if scheduler else {"state": "disabled"}
         except Exception as exc:  # any failure means unhealthy
             body = {"status": "error", "database": f"unavailable: {type(exc).__name__}"}
             return JSONResponse(body, status_code=503)

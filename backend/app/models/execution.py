@@ -84,6 +84,12 @@ class WorkflowExecution(_Lifecycle, UUIDMixin, TimestampMixin, Base):
             "schedule_id", "scheduled_for", name="uq_workflow_executions_schedule_id_scheduled_for"
         ),
         Index("ix_workflow_executions_status", "status"),
+        # max_instances counts a schedule's running executions on every fire.
+        Index(
+            "ix_workflow_executions_schedule_id_running",
+            "schedule_id",
+            postgresql_where=text("status = 'running'"),
+        ),
     )
 
     workflow_id: Mapped[uuid.UUID] = mapped_column(

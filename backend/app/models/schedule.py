@@ -18,7 +18,7 @@ from app.schedules.clock import get_zone, parse_instant, utc_now
 from app.schedules.config import CONFIG_FIELD
 from app.schedules.errors import ScheduleValidationError
 from app.schedules.metadata import ScheduleMetadata, parse_metadata
-from app.schedules.triggers import DateTimes, ScheduleTrigger, build_trigger
+from app.schedules.triggers import ScheduleTrigger, build_trigger, upcoming_fire
 
 if TYPE_CHECKING:
     from app.models.user import User
@@ -48,6 +48,13 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
     __tablename__ = "schedules"
     __table_args__ = (
         CheckConstraint("run_count >= 0", name="run_count_non_negative"),
+        CheckConstraint("missed_count >= 0", name="missed_count_non_negative"),
+        CheckConstraint("skipped_count >= 0", name="skipped_count_non_negative"),
+        CheckConstraint(
+            "last_skip_reason IN ('misfire', 'coalesced', 'max_instances', 'workflow_inactive',"
+            " 'invalid_config')",
+            name="last_skip_reason",
+        ),
         Index("idx_schedules_workflow", "workflow_id"),
         Index("idx_schedules_user", "user_id"),
         Index("idx_schedules_type", "schedule_type"),
@@ -60,6 +67,13 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
         Index("idx_schedules_job_id", "job_id", postgresql_where=text("job_id IS NOT NULL")),
         Index("idx_schedules_workflow_active", "workflow_id", "is_active"),
         Index("idx_schedules_not_deleted", "id", postgresql_where=text("deleted_at IS NULL")),
+        # Live active schedules without a next fire time: normally none; the engine's
+        # reconciliation pass looks for them (e.g. rows written by raw SQL).
+        Index(
+            "idx_schedules_unplanned",
+            "id",
+            postgresql_where=text("next_run_at IS NULL AND is_active AND deleted_at IS NULL"),
+        ),
     )
 
     workflow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
@@ -79,6 +93,12 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", ValidatedJSONObject, default=dict, server_default=text("'{}'::jsonb")
     )
+    # Fires that did not run (revision 0003): missed = beyond the misfire grace; skipped =
+    # folded by coalesce, held back by max_instances, or the workflow was not runnable.
+    missed_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    skipped_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    last_skip_reason: Mapped[str | None] = mapped_column(String(50))
+    last_skipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     workflow: Mapped[Workflow] = relationship(back_populates="schedules", lazy="raise")
     user: Mapped[User] = relationship(back_populates="schedules", lazy="raise")
@@ -199,12 +219,14 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
 
         A one-time schedule whose `run_date` just passed (within its grace) is still due.
         """
-        if not self.is_active or self.is_deleted or self.is_expired_at(now):
+        if not self.is_active or self.is_deleted:
             return None
-        trigger = self.trigger()
-        if isinstance(trigger.times, DateTimes):
-            return trigger.times.run_date
-        return trigger.next_after(now)
+        return upcoming_fire(
+            self.trigger(),
+            now,
+            has_run=self.last_run_at is not None or (self.run_count or 0) > 0,
+            grace=timedelta(seconds=self.options.effective_misfire_grace_time),
+        )
 
     # -- state changes ------------------------------------------------------------------
 

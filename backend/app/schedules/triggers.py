@@ -200,3 +200,17 @@ def build_trigger(
         else:
             times = CronFieldsTimes(model.fields(), tz)
     return ScheduleTrigger(times, tz, parsed.start, parsed.end)
+
+
+def upcoming_fire(
+    trigger: ScheduleTrigger, now: datetime, *, has_run: bool, grace: timedelta
+) -> datetime | None:
+    """What `next_run_at` of an active, live schedule should be at `now`.
+
+    The next fire time after `now`; for a one-time schedule its `run_date`, even just
+    past (it is still due within its misfire grace), unless it has run or the grace is over.
+    """
+    if isinstance(trigger.times, DateTimes):
+        run_date = trigger.times.run_date
+        return None if has_run or now > run_date + grace else run_date
+    return trigger.next_after(now)

@@ -1,0 +1,33 @@
+"""`python -m app.scheduler`: run the engine alone, with the app's settings (DATABASE_URL).
+
+SIGTERM or SIGINT stops it after the pass in flight has committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from app.core.logging import configure_logging
+from app.core.settings import get_settings
+from app.db.engine import create_engine
+from app.scheduler.engine import SchedulerEngine
+
+
+async def main() -> None:
+    """Run one engine until a stop signal."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    database = create_engine(settings.database_url, pool_size=2)
+    scheduler = SchedulerEngine(database, settings.engine_config())
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, scheduler.stop)
+    try:
+        await scheduler.run()
+    finally:
+        await database.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,233 @@
+"""The firing engine: a claim loop over the `schedules` table (see DESIGN.md).
+
+Each pass locks a batch of due rows with FOR UPDATE SKIP LOCKED, decides every fire
+(planning.py), inserts the pending executions and advances the schedules in the same
+transaction, and commits. Any number of engines may share one database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.scheduler import repository
+from app.scheduler.planning import FirePlan, plan_fires, replan
+from app.schedules.clock import utc_now
+
+logger = logging.getLogger("app.scheduler")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Tuning knobs; the defaults suit production."""
+
+    batch_size: int = 1000
+    poll_interval: float = 0.5
+    reconcile_interval: float = 30.0
+    log_fires: bool = True
+
+
+@dataclass(slots=True)
+class PassReport:
+    """What one pass over the due schedules did."""
+
+    claimed: int = 0
+    fired: int = 0
+    missed: int = 0
+    skipped: int = 0
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    """What one reconciliation pass repaired."""
+
+    planned: int = 0
+    deactivated: int = 0
+    cleared: int = 0
+
+
+class SchedulerEngine:
+    """Turns due schedules into pending workflow executions, exactly once."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        config: EngineConfig | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._engine = engine
+        self.config = config or EngineConfig()
+        self._clock = clock
+        self.instance_id = uuid.uuid4().hex[:8]
+        self.state = "stopped"
+        self.last_pass_at: datetime | None = None
+        self.last_reconcile_at: datetime | None = None
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- one pass -----------------------------------------------------------------------
+
+    async def run_due(self, now: datetime | None = None) -> PassReport:
+        """Fire everything due at `now` (default: the clock), batch by batch."""
+        report = PassReport()
+        while not self._stopping.is_set():
+            moment = now or self._clock()
+            batch = await self._fire_batch(moment)
+            report.claimed += batch.claimed
+            report.fired += batch.fired
+            report.missed += batch.missed
+            report.skipped += batch.skipped
+            if batch.claimed < self.config.batch_size:
+                break
+        self.last_pass_at = self._clock()
+        return report
+
+    async def _fire_batch(self, now: datetime) -> PassReport:
+        async with self._engine.begin() as connection:
+            due = await repository.claim_due(connection, now, self.config.batch_size)
+            if not due:
+                return PassReport()
+            plans = [plan_fires(schedule, now) for schedule in due]
+            fired = await repository.insert_executions(connection, plans)
+            await repository.advance_schedules(connection, plans, fired, now)
+        committed_at = self._clock()
+        self._log(plans, fired, committed_at)
+        return PassReport(
+            claimed=len(due),
+            fired=sum(fired.values()),
+            missed=sum(plan.missed for plan in plans),
+            skipped=sum(plan.skipped for plan in plans),
+        )
+
+    def _log(self, plans: list[FirePlan], fired: dict[uuid.UUID, int], at: datetime) -> None:
+        for plan in plans:
+            schedule_id = plan.schedule.id
+            if plan.error:
+                logger.error("schedule %s has an invalid definition: %s", schedule_id, plan.error)
+            if plan.missed or plan.skipped:
+                logger.warning(
+                    "skip schedule=%s missed=%d skipped=%d reason=%s",
+                    schedule_id, plan.missed, plan.skipped, plan.reason,
+                )  # fmt: skip
+            if not self.config.log_fires or not logger.isEnabledFor(logging.INFO):
+                continue
+            duplicate = len(plan.fire_times) - fired.get(schedule_id, 0)
+            for planned in plan.fire_times:
+                logger.info(
+                    "fire schedule=%s planned=%s lag_ms=%d engine=%s%s",
+                    schedule_id, planned.isoformat(),
+                    (at - planned) / timedelta(milliseconds=1), self.instance_id,
+                    f" already_fired={duplicate}" if duplicate else "",
+                )  # fmt: skip
+
+    async def status(self) -> dict[str, object]:
+        """State for /health: running or not, last pass, lag of the oldest due schedule."""
+        async with self._engine.connect() as connection:
+            earliest = await repository.earliest_due(connection)
+        now = self._clock()
+        lag = max(0.0, (now - earliest).total_seconds()) if earliest is not None else 0.0
+        return {
+            "state": self.state,
+            "instance": self.instance_id,
+            "last_pass_at": self.last_pass_at.isoformat() if self.last_pass_at else None,
+            "last_reconcile_at": (
+                self.last_reconcile_at.isoformat() if self.last_reconcile_at else None
+            ),
+            "due_lag_seconds": round(lag, 3),
+        }
+
+    # -- reconciliation -------------------------------------------------------------------
+
+    async def reconcile(self, now: datetime | None = None) -> ReconcileReport:
+        """Repair rows out of line: active without a next fire time, paused but still due."""
+        moment = now or self._clock()
+        report = ReconcileReport()
+        async with self._engine.begin() as connection:
+            rows = await repository.claim_unplanned(connection, self.config.batch_size)
+            plans = [replan(row, moment) for row in rows]
+            await repository.write_plans(connection, plans)
+            cleared = await repository.clear_stale(connection, moment)
+        for schedule_id, next_run_at, reason in plans:
+            if next_run_at is None:
+                report.deactivated += 1
+                logger.warning(
+                    "reconcile: schedule %s has no fire time left (%s); deactivated",
+                    schedule_id, reason or "expired",
+                )  # fmt: skip
+            else:
+                report.planned += 1
+                logger.warning(
+                    "reconcile: schedule %s had no next_run_at; set to %s",
+                    schedule_id, next_run_at.isoformat(),
+                )  # fmt: skip
+        for schedule_id in cleared:
+            logger.warning("reconcile: paused or deleted schedule %s was due; cleared", schedule_id)
+        report.cleared = len(cleared)
+        self.last_reconcile_at = moment
+        return report
+
+    # -- the loop -----------------------------------------------------------------------
+
+    async def _sleep_until_due(self) -> None:
+        async with self._engine.connect() as connection:
+            earliest = await repository.earliest_due(connection)
+        delay = self.config.poll_interval
+        if earliest is not None:
+            delay = min(delay, max(0.0, (earliest - self._clock()).total_seconds()))
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+        self._wake.clear()
+
+    async def run(self) -> None:
+        """Fire due schedules until `stop()`; a pass in flight always finishes first."""
+        self.state = "running"
+        logger.info("scheduler engine %s started", self.instance_id)
+        next_reconcile = self._clock()
+        try:
+            while not self._stopping.is_set():
+                try:
+                    if self._clock() >= next_reconcile:
+                        await self.reconcile()
+                        next_reconcile = self._clock() + timedelta(
+                            seconds=self.config.reconcile_interval
+                        )
+                    await self.run_due()
+                    await self._sleep_until_due()
+                except Exception:
+                    logger.exception("scheduler pass failed; retrying")
+                    self.state = "degraded"
+                    await asyncio.sleep(self.config.poll_interval)
+                else:
+                    self.state = "running"
+        finally:
+            self.state = "stopped"
+            logger.info("scheduler engine %s stopped", self.instance_id)
+
+    def start(self) -> asyncio.Task[None]:
+        """Run the loop in a background task (inside the app's lifespan)."""
+        self._task = asyncio.create_task(self.run(), name=f"scheduler-{self.instance_id}")
+        return self._task
+
+    def stop(self) -> None:
+        """Ask the loop to finish its current pass and stop."""
+        self._stopping.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Look for due schedules now instead of at the next poll."""
+        self._wake.set()
+
+    async def shutdown(self) -> None:
+        """Stop and wait for the loop to end."""
+        self.stop()
+        if self._task is not None:
+            await self._task

@@ -1,0 +1,167 @@
+"""What to do with one due schedule: which fire times run, which are missed or skipped.
+
+Pure functions over a claimed row and the engine's clock; the rules are those of
+schedule-semantics.md ("Firing") with APScheduler 3's job options:
+
+- a fire time more than `misfire_grace_time` in the past is missed;
+- with `coalesce`, the runnable fire times fold into one run at the latest of them;
+- while `max_instances` executions of the schedule are running, fires are skipped;
+- a schedule whose workflow is inactive or deleted skips its fires;
+- the next fire time is the first one after `now`; a schedule with none left (a DATE
+  schedule that fired or was missed, a window that ended) is deactivated.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from app.schedules.errors import ScheduleValidationError
+from app.schedules.metadata import ScheduleMetadata, parse_metadata
+from app.schedules.triggers import ScheduleTrigger, build_trigger, upcoming_fire
+
+
+class SkipReason:
+    """Why a fire did not run (stored in `schedules.last_skip_reason`)."""
+
+    MISFIRE = "misfire"
+    COALESCED = "coalesced"
+    MAX_INSTANCES = "max_instances"
+    WORKFLOW_INACTIVE = "workflow_inactive"
+    INVALID_CONFIG = "invalid_config"
+
+
+@dataclass(frozen=True, slots=True)
+class DueSchedule:
+    """A claimed schedule row, as the engine reads it."""
+
+    id: uuid.UUID
+    workflow_id: uuid.UUID
+    schedule_type: str
+    config_json: str
+    timezone: str
+    created_at: datetime
+    next_run_at: datetime
+    metadata_json: str
+    workflow_runnable: bool
+    running: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnplannedSchedule:
+    """A live active schedule without a next fire time."""
+
+    id: uuid.UUID
+    workflow_id: uuid.UUID
+    schedule_type: str
+    config_json: str
+    timezone: str
+    created_at: datetime
+    metadata_json: str
+    has_run: bool
+
+
+@dataclass(slots=True)
+class FirePlan:
+    """The outcome for one due schedule."""
+
+    schedule: DueSchedule
+    fire_times: list[datetime] = field(default_factory=list)
+    missed: int = 0
+    skipped: int = 0
+    reason: str | None = None
+    next_run_at: datetime | None = None
+    deactivate: bool = False
+    error: str | None = None
+
+    def _skip(self, count: int, reason: str) -> None:
+        if count:
+            self.skipped += count
+            self.reason = reason
+
+
+@lru_cache(maxsize=65_536)
+def cached_trigger(
+    schedule_type: str, config_json: str, timezone: str, anchor: datetime | None
+) -> ScheduleTrigger:
+    """The schedule's trigger; identical definitions share one (storms reuse it)."""
+    return build_trigger(schedule_type, json.loads(config_json), timezone, anchor)
+
+
+@lru_cache(maxsize=4_096)
+def cached_options(metadata_json: str) -> ScheduleMetadata:
+    """Parsed metadata (engine options), shared by schedules with the same metadata."""
+    return parse_metadata(json.loads(metadata_json))
+
+
+def trigger_of(due: DueSchedule) -> ScheduleTrigger:
+    """The trigger of a claimed row (the interval anchor matters only for intervals)."""
+    anchor = due.created_at if due.schedule_type == "interval" else None
+    return cached_trigger(due.schedule_type, due.config_json, due.timezone, anchor)
+
+
+def _due_fire_times(
+    trigger: ScheduleTrigger, first: datetime, now: datetime, horizon: datetime
+) -> tuple[list[datetime], int, datetime | None]:
+    """Walk the fire times from `first` up to `now`.
+
+    Returns those at or after `horizon` (still runnable), the number before it (missed),
+    and the first fire time after `now`.
+    """
+    runnable: list[datetime] = []
+    missed = 0
+    moment: datetime | None = first
+    while moment is not None and moment <= now:
+        if moment < horizon:
+            missed += 1
+        else:
+            runnable.append(moment)
+        moment = trigger.next_after(moment)
+    return runnable, missed, moment
+
+
+def plan_fires(due: DueSchedule, now: datetime) -> FirePlan:
+    """Decide what happens to `due` at `now` (see the module docstring)."""
+    plan = FirePlan(due)
+    try:
+        trigger = trigger_of(due)
+        options = cached_options(due.metadata_json)
+    except (ScheduleValidationError, ValueError) as exc:
+        plan.error = str(exc)
+        plan._skip(1, SkipReason.INVALID_CONFIG)
+        plan.deactivate = True
+        return plan
+    grace = timedelta(seconds=options.effective_misfire_grace_time)
+    runnable, missed, plan.next_run_at = _due_fire_times(
+        trigger, due.next_run_at, now, horizon=now - grace
+    )
+    if missed:
+        plan.missed = missed
+        plan.reason = SkipReason.MISFIRE
+    if options.effective_coalesce and len(runnable) > 1:
+        plan._skip(len(runnable) - 1, SkipReason.COALESCED)
+        runnable = runnable[-1:]
+    if runnable and not due.workflow_runnable:
+        plan._skip(len(runnable), SkipReason.WORKFLOW_INACTIVE)
+        runnable = []
+    if runnable and due.running >= options.effective_max_instances:
+        plan._skip(len(runnable), SkipReason.MAX_INSTANCES)
+        runnable = []
+    plan.fire_times = runnable
+    plan.deactivate = plan.next_run_at is None
+    return plan
+
+
+def replan(row: UnplannedSchedule, now: datetime) -> tuple[uuid.UUID, datetime | None, str | None]:
+    """Next fire time for a schedule that lost it: (id, time or None when done, reason)."""
+    anchor = row.created_at if row.schedule_type == "interval" else None
+    try:
+        trigger = cached_trigger(row.schedule_type, row.config_json, row.timezone, anchor)
+        options = cached_options(row.metadata_json)
+    except (ScheduleValidationError, ValueError):
+        return row.id, None, SkipReason.INVALID_CONFIG
+    grace = timedelta(seconds=options.effective_misfire_grace_time)
+    return row.id, upcoming_fire(trigger, now, has_run=row.has_run, grace=grace), None

@@ -1,0 +1,200 @@
+"""The engine's SQL: claim due schedules, write executions and advance schedules, in bulk.
+
+All statements run inside the caller's transaction; none commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.scheduler.planning import DueSchedule, FirePlan, UnplannedSchedule
+
+# Due rows, oldest first, locked for this transaction; rows another engine holds are
+# skipped rather than waited for. The partial index idx_schedules_next_run serves it.
+_CLAIM_DUE = text(
+    """
+    SELECT s.id, s.workflow_id, s.schedule_type, s.schedule_config::text AS config_json,
+           s.timezone, s.created_at, s.next_run_at, s.metadata::text AS metadata_json,
+           (w.is_active AND w.deleted_at IS NULL) AS workflow_runnable,
+           (SELECT count(*) FROM workflow_executions e
+             WHERE e.schedule_id = s.id AND e.status = 'running') AS running
+      FROM schedules s
+      JOIN workflows w ON w.id = s.workflow_id
+     WHERE s.next_run_at <= :now AND s.is_active AND s.deleted_at IS NULL
+     ORDER BY s.next_run_at
+     LIMIT :limit
+       FOR UPDATE OF s SKIP LOCKED
+    """
+)
+
+# One row per fire; a planned time that already has its execution is left alone.
+_INSERT_EXECUTIONS = text(
+    """
+    INSERT INTO workflow_executions
+           (workflow_id, trigger_type, status, schedule_id, scheduled_for, metadata)
+    SELECT f.workflow_id, 'schedule', 'pending', f.schedule_id, f.scheduled_for,
+           jsonb_build_object('schedule_id', f.schedule_id::text)
+      FROM unnest(CAST(:workflow_ids AS uuid[]), CAST(:schedule_ids AS uuid[]),
+                  CAST(:fire_times AS timestamptz[]))
+           AS f(workflow_id, schedule_id, scheduled_for)
+    ON CONFLICT (schedule_id, scheduled_for) DO NOTHING
+    RETURNING schedule_id
+    """
+)
+
+# Counters are incremented in SQL on locked rows, so no increment is ever lost.
+_ADVANCE_SCHEDULES = text(
+    """
+    UPDATE schedules AS s
+       SET next_run_at = u.next_run_at,
+           is_active = s.is_active AND NOT u.deactivate,
+           last_run_at = CASE WHEN u.fired > 0 THEN CAST(:now AS timestamptz)
+                              ELSE s.last_run_at END,
+           run_count = s.run_count + u.fired,
+           missed_count = s.missed_count + u.missed,
+           skipped_count = s.skipped_count + u.skipped,
+           last_skip_reason = COALESCE(u.reason, s.last_skip_reason),
+           last_skipped_at = CASE WHEN u.reason IS NULL THEN s.last_skipped_at
+                                  ELSE CAST(:now AS timestamptz) END,
+           job_id = COALESCE(s.job_id, 'schedule_' || s.id::text),
+           updated_at = CAST(:now AS timestamptz)
+      FROM unnest(CAST(:ids AS uuid[]), CAST(:next_run_ats AS timestamptz[]),
+                  CAST(:deactivate AS boolean[]), CAST(:fired AS integer[]),
+                  CAST(:missed AS integer[]), CAST(:skipped AS integer[]),
+                  CAST(:reasons AS text[]))
+           AS u(id, next_run_at, deactivate, fired, missed, skipped, reason)
+     WHERE s.id = u.id
+    """
+)
+
+_EARLIEST_DUE = text(
+    """
+    SELECT min(next_run_at) FROM schedules
+     WHERE next_run_at IS NOT NULL AND is_active AND deleted_at IS NULL
+    """
+)
+
+
+async def claim_due(connection: AsyncConnection, now: datetime, limit: int) -> list[DueSchedule]:
+    """Lock and return up to `limit` schedules due at `now`."""
+    result = await connection.execute(_CLAIM_DUE, {"now": now, "limit": limit})
+    return [DueSchedule(*row) for row in result]
+
+
+async def insert_executions(
+    connection: AsyncConnection, plans: Sequence[FirePlan]
+) -> dict[uuid.UUID, int]:
+    """Insert the pending executions of `plans`; return how many each schedule got."""
+    workflow_ids, schedule_ids, fire_times = [], [], []
+    for plan in plans:
+        for fire_time in plan.fire_times:
+            workflow_ids.append(plan.schedule.workflow_id)
+            schedule_ids.append(plan.schedule.id)
+            fire_times.append(fire_time)
+    if not fire_times:
+        return {}
+    result = await connection.execute(
+        _INSERT_EXECUTIONS,
+        {"workflow_ids": workflow_ids, "schedule_ids": schedule_ids, "fire_times": fire_times},
+    )
+    inserted: dict[uuid.UUID, int] = {}
+    for (schedule_id,) in result:
+        inserted[schedule_id] = inserted.get(schedule_id, 0) + 1
+    return inserted
+
+
+async def advance_schedules(
+    connection: AsyncConnection,
+    plans: Sequence[FirePlan],
+    fired: dict[uuid.UUID, int],
+    now: datetime,
+) -> None:
+    """Write each schedule's next fire time, run and skip counters, in one statement."""
+    if not plans:
+        return
+    await connection.execute(
+        _ADVANCE_SCHEDULES,
+        {
+            "now": now,
+            "ids": [plan.schedule.id for plan in plans],
+            "next_run_ats": [plan.next_run_at for plan in plans],
+            "deactivate": [plan.deactivate for plan in plans],
+            "fired": [fired.get(plan.schedule.id, 0) for plan in plans],
+            "missed": [plan.missed for plan in plans],
+            "skipped": [plan.skipped for plan in plans],
+            "reasons": [plan.reason for plan in plans],
+        },
+    )
+
+
+async def earliest_due(connection: AsyncConnection) -> datetime | None:
+    """The earliest `next_run_at` of any live active schedule (index-only lookup)."""
+    value: datetime | None = await connection.scalar(_EARLIEST_DUE)
+    return value
+
+
+# -- reconciliation -------------------------------------------------------------------
+
+_UNPLANNED = text(
+    """
+    SELECT id, workflow_id, schedule_type, schedule_config::text AS config_json, timezone,
+           created_at, metadata::text AS metadata_json,
+           (last_run_at IS NOT NULL OR run_count > 0) AS has_run
+      FROM schedules
+     WHERE next_run_at IS NULL AND is_active AND deleted_at IS NULL
+     LIMIT :limit
+       FOR UPDATE SKIP LOCKED
+    """
+)
+
+_PLAN = text(
+    """
+    UPDATE schedules AS s
+       SET next_run_at = u.next_run_at,
+           is_active = u.next_run_at IS NOT NULL,
+           job_id = COALESCE(s.job_id, 'schedule_' || s.id::text),
+           last_skip_reason = COALESCE(u.reason, s.last_skip_reason),
+           updated_at = now()
+      FROM unnest(CAST(:ids AS uuid[]), CAST(:next_run_ats AS timestamptz[]),
+                  CAST(:reasons AS text[])) AS u(id, next_run_at, reason)
+     WHERE s.id = u.id
+    """
+)
+
+# Paused or deleted schedules that still carry a due next_run_at (written by raw SQL).
+_CLEAR_STALE = text(
+    """
+    UPDATE schedules SET next_run_at = NULL, updated_at = now()
+     WHERE next_run_at <= :now AND (NOT is_active OR deleted_at IS NOT NULL)
+    RETURNING id
+    """
+)
+
+
+async def claim_unplanned(connection: AsyncConnection, limit: int) -> list[UnplannedSchedule]:
+    """Lock and return live active schedules that have no next fire time."""
+    result = await connection.execute(_UNPLANNED, {"limit": limit})
+    return [UnplannedSchedule(*row) for row in result]
+
+
+async def write_plans(
+    connection: AsyncConnection,
+    planned: Sequence[tuple[uuid.UUID, datetime | None, str | None]],
+) -> None:
+    """Set (schedule id, next fire time or None to deactivate, reason) in one statement."""
+    if planned:
+        ids, next_run_ats, reasons = zip(*planned, strict=True)
+        await connection.execute(
+            _PLAN, {"ids": list(ids), "next_run_ats": list(next_run_ats), "reasons": list(reasons)}
+        )
+
+
+async def clear_stale(connection: AsyncConnection, now: datetime) -> list[uuid.UUID]:
+    """Clear the due `next_run_at` of paused or deleted schedules; return their ids."""
+    result = await connection.execute(_CLEAR_STALE, {"now": now})
+    return [row[0] for row in result]
