@@ -12,6 +12,7 @@ from app.db.engine import create_engine
 from tests.database import recreate_database, test_server, upgrade
 
 TEST_DATABASE = "pastetrader_test"
+ENGINE_DATABASE = "pastetrader_test_engine"
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +26,14 @@ def server_url() -> Iterator[str]:
 def database_url(server_url: str) -> str:
     """A fresh database migrated to head by `alembic upgrade head`."""
     url = recreate_database(server_url, TEST_DATABASE)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine_database_url(server_url: str) -> str:
+    """A migrated database whose data is committed for real (scheduler engines)."""
+    url = recreate_database(server_url, ENGINE_DATABASE)
     upgrade(url)
     return url
 

@@ -10,17 +10,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db.engine import create_engine, create_session_factory
-from tests.database import recreate_database, upgrade
-
-ENGINE_DATABASE = "pastetrader_test_engine"
-
-
-@pytest.fixture(scope="session")
-def engine_database_url(server_url: str) -> str:
-    """A migrated database for engine tests, whose data is committed for real."""
-    url = recreate_database(server_url, ENGINE_DATABASE)
-    upgrade(url)
-    return url
 
 
 @pytest.fixture

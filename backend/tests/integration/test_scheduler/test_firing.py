@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
@@ -110,7 +111,7 @@ async def test_interval_is_elapsed_time_across_dst(db: AsyncEngine, sessions: Se
     )
     await run_on_time(db, sessions, created.schedule_id, fires=4)
     times = await fire_times(db, created.schedule_id)
-    assert [b - a for a, b in zip(times, times[1:], strict=False)] == [timedelta(hours=1)] * 3
+    assert [b - a for a, b in itertools.pairwise(times)] == [timedelta(hours=1)] * 3
 
 
 async def test_date_schedule_fires_once_and_goes_inactive(
@@ -331,7 +332,8 @@ class TestReconciliation:
         assert (report.planned, report.cleared) == (1, 1)
         raw = await load(sessions, raw_id)
         assert raw.job_id == f"schedule_{raw_id}"
-        assert raw.next_run_at is not None and now < raw.next_run_at <= now + timedelta(minutes=5)
+        assert raw.next_run_at is not None
+        assert now < raw.next_run_at <= now + timedelta(minutes=5)
         assert (await load(sessions, paused.schedule_id)).next_run_at is None
         again = await SchedulerEngine(db).reconcile(now=now)
         assert (again.planned, again.deactivated, again.cleared) == (0, 0, 0)
