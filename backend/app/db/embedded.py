@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.db.admin import ensure_database
 from app.db.url import to_async_url
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -43,42 +44,12 @@ def embedded_server(data_dir: Path = DEFAULT_DATA_DIR) -> Iterator[str]:
         server.cleanup()
 
 
-def ensure_database(url: str, database: str) -> None:
-    """Create `database` on the server behind `url` if it does not exist yet."""
-    import asyncio  # noqa: PLC0415
-
-    import asyncpg  # noqa: PLC0415
-    from sqlalchemy.engine import make_url  # noqa: PLC0415
-
-    parsed = make_url(url)
-
-    async def create() -> None:
-        conn = await asyncpg.connect(
-            user=parsed.username or "postgres",
-            password=parsed.password,
-            host=parsed.query.get("host") or parsed.host,
-            port=parsed.port,
-            database=parsed.database or "postgres",
-        )
-        try:
-            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
-            if not exists:
-                await conn.execute(f'CREATE DATABASE "{database}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-
-
 def run_with_database(command: list[str], env_var: str, database: str) -> int:
     """Run `command` with `env_var` set, starting the embedded server if it is unset."""
     if os.environ.get(env_var):
         return subprocess.call(command)
     with embedded_server() as server_url:
-        ensure_database(server_url, database)
-        from app.db.url import with_database  # noqa: PLC0415
-
-        env = {**os.environ, env_var: with_database(server_url, database)}
+        env = {**os.environ, env_var: ensure_database(server_url, database)}
         print(f"embedded PostgreSQL: {env[env_var]}", file=sys.stderr, flush=True)
         child = subprocess.Popen(command, env=env)
         # The child shares our terminal and gets Ctrl-C itself; we wait for it, then stop.
