@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # Runs a command against DATABASE_URL, or an embedded PostgreSQL when it is unset.
 WITH_DB := $(BIN)/python -m app.db.embedded --env-var DATABASE_URL --database pastetrader --
 
-.PHONY: install run test lint format typecheck migrate check-migrations lock clean
+.PHONY: install run test lint format typecheck migrate bench lock clean
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ typecheck: install
 
 migrate: install
 	$(WITH_DB) $(BIN)/alembic upgrade head
+
+# Figures, not tests: the engine beside APScheduler 3.11 + SQLAlchemyJobStore (ARGS=--help).
+bench: install
+	$(WITH_DB) $(BIN)/python backend/bench/scheduler.py $(ARGS)
 
 lock: install
 	$(BIN)/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 --generate-hashes -o requirements.lock
