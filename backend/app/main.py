@@ -10,10 +10,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from app.api.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.settings import Settings, get_settings
 from app.db.engine import create_engine, create_session_factory
 from app.scheduler.engine import SchedulerEngine
+from app.schedules.router import router as schedules_router
+from app.users.router import router as users_router
+from app.workflows.router import router as workflows_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = settings or get_settings()
         configure_logging(resolved.log_level)
+        app.state.settings = resolved
         engine = create_engine(
             resolved.database_url,
             pool_size=resolved.database_pool_size,
@@ -47,6 +52,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    install_error_handlers(app)
+    for router in (users_router, workflows_router, schedules_router):
+        app.include_router(router)
 
     @app.get("/health", tags=["health"])
     async def health(request: Request) -> JSONResponse:

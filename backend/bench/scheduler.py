@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -81,7 +82,7 @@ class MeasuredEngine(SchedulerEngine):
         super().__init__(engine, EngineConfig(log_fires=False), **kwargs)  # type: ignore[arg-type]
         self.recorder = recorder
 
-    def _log(self, plans: list[FirePlan], fired: dict[uuid.UUID, int], at: datetime) -> None:
+    def _log(self, plans: list[FirePlan], fired: Mapping[uuid.UUID, int], at: datetime) -> None:
         self.recorder.record(at, [t for plan in plans for t in plan.fire_times])
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db.engine import create_engine
@@ -68,3 +69,15 @@ async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
         yield session
     finally:
         await session.close()
+
+
+@pytest.fixture
+async def committed_db(engine_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the committed-data database, emptied first."""
+    engine = create_engine(engine_database_url, pool_size=5)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("TRUNCATE users, workflows, schedules, workflow_executions CASCADE")
+        )
+    yield engine
+    await engine.dispose()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.db.url import to_async_url
 from app.scheduler.engine import EngineConfig
+
+MIN_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -21,12 +25,38 @@ class Settings(BaseSettings):
     )
     database_pool_size: int = Field(default=10, ge=1)
     database_echo: bool = False
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="Signs access tokens; a random one is made when unset (dev)."
+    )
+    access_token_minutes: int = Field(default=60, ge=1)
     scheduler_enabled: bool = True
     scheduler_batch_size: int = Field(default=1000, ge=1, le=10_000)
     scheduler_poll_interval: float = Field(default=0.5, gt=0, le=1.0)
     scheduler_reconcile_interval: float = Field(default=30.0, gt=0)
     scheduler_log_fires: bool = True
     log_level: str = "INFO"
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
+        return value
+
+    @model_validator(mode="after")
+    def _development_secret(self) -> Settings:
+        if self.jwt_secret is None:
+            logging.getLogger(__name__).warning(
+                "JWT_SECRET is not set: using a random secret; tokens die with this process"
+            )
+            self.jwt_secret = SecretStr(secrets.token_urlsafe(32))
+        return self
+
+    @property
+    def jwt_secret_value(self) -> str:
+        """The signing secret."""
+        assert self.jwt_secret is not None
+        return self.jwt_secret.get_secret_value()
 
     def engine_config(self) -> EngineConfig:
         """The scheduler engine's settings."""

@@ -99,6 +99,9 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
     skipped_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     last_skip_reason: Mapped[str | None] = mapped_column(String(50))
     last_skipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by pause, cleared by resume (revision 0004).
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pause_note: Mapped[str | None] = mapped_column(Text)
 
     workflow: Mapped[Workflow] = relationship(back_populates="schedules", lazy="raise")
     user: Mapped[User] = relationship(back_populates="schedules", lazy="raise")
@@ -221,6 +224,10 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
         """
         if not self.is_active or self.is_deleted:
             return None
+        return self.next_fire_from(now)
+
+    def next_fire_from(self, now: datetime) -> datetime | None:
+        """The fire time `next_run_at` would hold if the schedule were active and live."""
         return upcoming_fire(
             self.trigger(),
             now,
@@ -246,6 +253,18 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
         """Pause the schedule: it keeps its settings but has no next fire time."""
         self.is_active = False
         self.next_run_at = None
+
+    def pause(self, note: str | None = None) -> None:
+        """Deactivate, remembering when and why (the note is shown until resume)."""
+        self.deactivate()
+        self.paused_at = utc_now()
+        self.pause_note = note
+
+    def resume(self) -> None:
+        """Activate again and forget the pause; refused (ValueError) when expired."""
+        self.activate()
+        self.paused_at = None
+        self.pause_note = None
 
     def soft_delete(self, at: datetime | None = None) -> None:
         """Delete the schedule (it never fires again); `is_active` is left as it was."""

@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -100,7 +101,8 @@ class SchedulerEngine:
             if not due:
                 return PassReport()
             plans = [plan_fires(schedule, now) for schedule in due]
-            fired = await repository.insert_executions(connection, plans)
+            inserted = await repository.insert_executions(connection, repository.fires_of(plans))
+            fired = Counter(schedule_id for _, schedule_id in inserted)
             await repository.advance_schedules(connection, plans, fired, now)
         committed_at = self._clock()
         self._log(plans, fired, committed_at)
@@ -111,7 +113,7 @@ class SchedulerEngine:
             skipped=sum(plan.skipped for plan in plans),
         )
 
-    def _log(self, plans: list[FirePlan], fired: dict[uuid.UUID, int], at: datetime) -> None:
+    def _log(self, plans: list[FirePlan], fired: Mapping[uuid.UUID, int], at: datetime) -> None:
         for plan in plans:
             schedule_id = plan.schedule.id
             if plan.error:

@@ -6,7 +6,8 @@ All statements run inside the caller's transaction; none commits.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import text
@@ -37,13 +38,13 @@ _INSERT_EXECUTIONS = text(
     """
     INSERT INTO workflow_executions
            (workflow_id, trigger_type, status, schedule_id, scheduled_for, metadata)
-    SELECT f.workflow_id, 'schedule', 'pending', f.schedule_id, f.scheduled_for,
+    SELECT f.workflow_id, :trigger_type, 'pending', f.schedule_id, f.scheduled_for,
            jsonb_build_object('schedule_id', f.schedule_id::text)
       FROM unnest(CAST(:workflow_ids AS uuid[]), CAST(:schedule_ids AS uuid[]),
                   CAST(:fire_times AS timestamptz[]))
            AS f(workflow_id, schedule_id, scheduled_for)
     ON CONFLICT (schedule_id, scheduled_for) DO NOTHING
-    RETURNING schedule_id
+    RETURNING id, schedule_id
     """
 )
 
@@ -86,32 +87,49 @@ async def claim_due(connection: AsyncConnection, now: datetime, limit: int) -> l
     return [DueSchedule(*row) for row in result]
 
 
+@dataclass(frozen=True, slots=True)
+class Fire:
+    """One planned fire of one schedule."""
+
+    workflow_id: uuid.UUID
+    schedule_id: uuid.UUID
+    scheduled_for: datetime
+
+
 async def insert_executions(
-    connection: AsyncConnection, plans: Sequence[FirePlan]
-) -> dict[uuid.UUID, int]:
-    """Insert the pending executions of `plans`; return how many each schedule got."""
-    workflow_ids, schedule_ids, fire_times = [], [], []
-    for plan in plans:
-        for fire_time in plan.fire_times:
-            workflow_ids.append(plan.schedule.workflow_id)
-            schedule_ids.append(plan.schedule.id)
-            fire_times.append(fire_time)
-    if not fire_times:
-        return {}
+    connection: AsyncConnection, fires: Sequence[Fire], trigger_type: str = "schedule"
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Insert one pending execution per fire, skipping planned times that have one.
+
+    Returns (execution id, schedule id) of the rows inserted.
+    """
+    if not fires:
+        return []
     result = await connection.execute(
         _INSERT_EXECUTIONS,
-        {"workflow_ids": workflow_ids, "schedule_ids": schedule_ids, "fire_times": fire_times},
+        {
+            "trigger_type": trigger_type,
+            "workflow_ids": [fire.workflow_id for fire in fires],
+            "schedule_ids": [fire.schedule_id for fire in fires],
+            "fire_times": [fire.scheduled_for for fire in fires],
+        },
     )
-    inserted: dict[uuid.UUID, int] = {}
-    for (schedule_id,) in result:
-        inserted[schedule_id] = inserted.get(schedule_id, 0) + 1
-    return inserted
+    return [(row[0], row[1]) for row in result]
+
+
+def fires_of(plans: Sequence[FirePlan]) -> list[Fire]:
+    """The fires the plans decided on."""
+    return [
+        Fire(plan.schedule.workflow_id, plan.schedule.id, fire_time)
+        for plan in plans
+        for fire_time in plan.fire_times
+    ]
 
 
 async def advance_schedules(
     connection: AsyncConnection,
     plans: Sequence[FirePlan],
-    fired: dict[uuid.UUID, int],
+    fired: Mapping[uuid.UUID, int],
     now: datetime,
 ) -> None:
     """Write each schedule's next fire time, run and skip counters, in one statement."""

@@ -3,25 +3,16 @@ a database of their own, emptied before each test."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.db.engine import create_engine, create_session_factory
+from app.db.engine import create_session_factory
 
 
 @pytest.fixture
-async def db(engine_database_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine on the engine-test database, emptied first."""
-    engine = create_engine(engine_database_url, pool_size=5)
-    async with engine.begin() as connection:
-        await connection.execute(
-            text("TRUNCATE users, workflows, schedules, workflow_executions CASCADE")
-        )
-    yield engine
-    await engine.dispose()
+def db(committed_db: AsyncEngine) -> AsyncEngine:
+    """The committed-data database, emptied."""
+    return committed_db
 
 
 @pytest.fixture

@@ -1,0 +1,146 @@
+"""One error shape for the whole API, and the handlers that produce it.
+
+{"error": {"code": "validation_error", "message": "...",
+           "details": [{"field": "schedule_config.hours", "reason": "..."}]}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.errors import FieldValidationError
+from app.schedules.errors import error_path
+
+
+class ErrorDetail(BaseModel):
+    """One bad field and why."""
+
+    field: str
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    """The error itself."""
+
+    code: str
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class ErrorResponse(BaseModel):
+    """Every non-2xx answer of the API."""
+
+    error: ErrorBody
+
+
+class ApiError(Exception):
+    """An error with its HTTP status, a stable code and a message for people."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, details: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class NotFoundError(ApiError):
+    """Unknown id, or one the caller may not see (the two are never told apart)."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(ApiError):
+    """The request is valid but the object's state forbids it."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class UnauthorizedError(ApiError):
+    """Missing, invalid or expired credentials."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class InvalidInputError(ApiError):
+    """A rule on the input that only the service can check (e.g. a workflow you do not own)."""
+
+    status_code = 422
+    code = "validation_error"
+
+
+def error_response(
+    status: int, code: str, message: str, details: list[tuple[str, str]] | None = None
+) -> JSONResponse:
+    """A JSONResponse in the API's error shape."""
+    body = ErrorResponse(
+        error=ErrorBody(
+            code=code,
+            message=message,
+            details=[ErrorDetail(field=f, reason=r) for f, r in details or []],
+        )
+    )
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+
+
+def _request_field(location: tuple[Any, ...]) -> str:
+    parts = location[1:] if location and location[0] in _LOCATIONS else location
+    if not parts:
+        return str(location[0]) if location else "body"
+    return error_path(str(parts[0]), tuple(parts[1:]))
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status_code, exc.code, exc.message, exc.details)
+
+
+async def _field_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FieldValidationError)
+    return error_response(422, "validation_error", "Invalid input", exc.errors)
+
+
+async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        (_request_field(tuple(error.get("loc", ()))), str(error.get("msg", "invalid")))
+        for error in exc.errors()
+    ]
+    return error_response(422, "validation_error", "Invalid input", details)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(
+        exc.status_code, "http_error"
+    )
+    return error_response(exc.status_code, code, str(exc.detail))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error through the one shape."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(FieldValidationError, _field_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Missing or invalid bearer token"},
+    404: {"model": ErrorResponse, "description": "Unknown id (or not yours)"},
+    422: {"model": ErrorResponse, "description": "Invalid input: each bad field and why"},
+}

@@ -1,0 +1,71 @@
+"""Keyset pagination: newest first by (created_at, id), with an opaque cursor."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.api.errors import InvalidInputError
+
+T = TypeVar("T")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list; pass `next_cursor` back as `cursor` for the next one (null: no more)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
+    """An opaque cursor for the position after (created_at, id)."""
+    raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The position in a cursor; 422 naming `cursor` when it is not one of ours."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, row_id = json.loads(base64.urlsafe_b64decode(padded))
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            raise ValueError("naive")
+        return moment, uuid.UUID(row_id)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise InvalidInputError(
+            "Invalid cursor", [("cursor", "not a cursor returned by this API")]
+        ) from None
+
+
+def paginate(
+    statement: Select[Any],
+    created_at: InstrumentedAttribute[datetime],
+    row_id: InstrumentedAttribute[uuid.UUID],
+    cursor: str | None,
+    limit: int,
+) -> Select[Any]:
+    """Order newest first and start after `cursor`; fetches one extra row to detect more."""
+    if cursor is not None:
+        after_created, after_id = decode_cursor(cursor)
+        statement = statement.where(
+            or_(created_at < after_created, and_(created_at == after_created, row_id < after_id))
+        )
+    return statement.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)
+
+
+def page_of(rows: list[Any], limit: int) -> tuple[list[Any], str | None]:
+    """Trim the extra row and compute the next cursor."""
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], encode_cursor(last.created_at, last.id)

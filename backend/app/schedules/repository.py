@@ -1,0 +1,57 @@
+"""Schedule queries for the API, always scoped to the owning user."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.pagination import page_of, paginate
+from app.models import Schedule, ScheduleType, WorkflowExecution
+
+
+async def get_owned(
+    session: AsyncSession, user_id: uuid.UUID, schedule_id: uuid.UUID, *, include_deleted: bool
+) -> Schedule | None:
+    """The user's schedule, or None (also for someone else's)."""
+    statement = select(Schedule).where(Schedule.id == schedule_id, Schedule.user_id == user_id)
+    if not include_deleted:
+        statement = statement.where(Schedule.deleted_at.is_(None))
+    return (await session.scalars(statement)).first()
+
+
+async def list_owned(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    workflow_id: uuid.UUID | None,
+    is_active: bool | None,
+    schedule_type: ScheduleType | None,
+    include_deleted: bool,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Schedule], str | None]:
+    """A page of the user's schedules, newest first, filtered."""
+    statement = select(Schedule).where(Schedule.user_id == user_id)
+    if workflow_id is not None:
+        statement = statement.where(Schedule.workflow_id == workflow_id)
+    if is_active is not None:
+        statement = statement.where(Schedule.is_active.is_(is_active))
+    if schedule_type is not None:
+        statement = statement.where(Schedule.schedule_type == schedule_type)
+    if not include_deleted:
+        statement = statement.where(Schedule.deleted_at.is_(None))
+    statement = paginate(statement, Schedule.created_at, Schedule.id, cursor, limit)
+    return page_of(list(await session.scalars(statement)), limit)
+
+
+async def list_executions(
+    session: AsyncSession, schedule_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> tuple[list[WorkflowExecution], str | None]:
+    """A page of a schedule's executions, newest first."""
+    statement = select(WorkflowExecution).where(WorkflowExecution.schedule_id == schedule_id)
+    statement = paginate(
+        statement, WorkflowExecution.created_at, WorkflowExecution.id, cursor, limit
+    )
+    return page_of(list(await session.scalars(statement)), limit)

@@ -1,0 +1,154 @@
+"""Routes under /api/v1/schedules."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response, status
+
+from app.api.deps import CurrentUser, SessionDep
+from app.api.errors import ERROR_RESPONSES, ErrorResponse, NotFoundError
+from app.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from app.models import ScheduleType
+from app.schedules import repository, service
+from app.schedules.schemas import (
+    CREATE_EXAMPLES,
+    ExecutionRead,
+    PauseRequest,
+    Preview,
+    ScheduleCreate,
+    ScheduleRead,
+    ScheduleUpdate,
+    TriggerResult,
+)
+from app.workflows import repository as workflows
+
+router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"], responses=ERROR_RESPONSES)
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorResponse, "description": "The schedule's state forbids it"}
+}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_schedule(
+    data: Annotated[ScheduleCreate, Body(openapi_examples=CREATE_EXAMPLES)],
+    user: CurrentUser,
+    session: SessionDep,
+) -> ScheduleRead:
+    """Create a schedule of one of your workflows (422 if it could never fire)."""
+    return ScheduleRead.of(await service.create(session, user, data))
+
+
+@router.get("")
+async def list_schedules(
+    user: CurrentUser,
+    session: SessionDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    workflow_id: uuid.UUID | None = None,
+    is_active: bool | None = None,
+    schedule_type: ScheduleType | None = None,
+    include_deleted: bool = False,
+) -> Page[ScheduleRead]:
+    """Your schedules, newest first, a page at a time."""
+    if workflow_id is not None and not await workflows.get_owned(
+        session, user.id, workflow_id, include_deleted=True
+    ):
+        raise NotFoundError("Workflow not found")
+    rows, next_cursor = await repository.list_owned(
+        session, user.id, workflow_id=workflow_id, is_active=is_active,
+        schedule_type=schedule_type, include_deleted=include_deleted, cursor=cursor, limit=limit,
+    )  # fmt: skip
+    return Page(items=[ScheduleRead.of(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.get("/{schedule_id}")
+async def get_schedule(
+    schedule_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> ScheduleRead:
+    """One of your schedules."""
+    return ScheduleRead.of(await service.require(session, user, schedule_id))
+
+
+@router.patch("/{schedule_id}")
+async def update_schedule(
+    schedule_id: uuid.UUID, data: ScheduleUpdate, user: CurrentUser, session: SessionDep
+) -> ScheduleRead:
+    """Change name, description, schedule_config, timezone or metadata."""
+    return ScheduleRead.of(await service.update(session, user, schedule_id, data))
+
+
+@router.delete("/{schedule_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_schedule(
+    schedule_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> Response:
+    """Soft-delete a schedule: it stops firing."""
+    await service.delete(session, user, schedule_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{schedule_id}/restore", responses=CONFLICT)
+async def restore_schedule(
+    schedule_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> ScheduleRead:
+    """Undelete a schedule (a paused one stays paused)."""
+    return ScheduleRead.of(await service.restore(session, user, schedule_id))
+
+
+@router.post("/{schedule_id}/pause")
+async def pause_schedule(
+    schedule_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    data: Annotated[PauseRequest | None, Body()] = None,
+) -> ScheduleRead:
+    """Stop firing, with an optional note that is kept and shown."""
+    note = data.note if data else None
+    return ScheduleRead.of(await service.pause(session, user, schedule_id, note))
+
+
+@router.post("/{schedule_id}/resume", responses=CONFLICT)
+async def resume_schedule(
+    schedule_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> ScheduleRead:
+    """Fire again (409 if it could never fire)."""
+    return ScheduleRead.of(await service.resume(session, user, schedule_id))
+
+
+@router.post("/{schedule_id}/trigger", status_code=status.HTTP_201_CREATED)
+async def trigger_schedule(
+    schedule_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> TriggerResult:
+    """Run the workflow now, once, also while paused; answers the new execution."""
+    schedule, execution = await service.trigger(session, user, schedule_id)
+    return TriggerResult(
+        schedule=ScheduleRead.of(schedule), execution=ExecutionRead.model_validate(execution)
+    )
+
+
+@router.get("/{schedule_id}/preview")
+async def preview_schedule(
+    schedule_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    count: Annotated[int, Query(ge=1, le=service.MAX_PREVIEW)] = 10,
+) -> Preview:
+    """The next `count` fire times, in UTC and in the schedule's time zone."""
+    return service.preview(await service.require(session, user, schedule_id), count)
+
+
+@router.get("/{schedule_id}/executions")
+async def list_executions(
+    schedule_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> Page[ExecutionRead]:
+    """The schedule's runs, newest first."""
+    await service.require(session, user, schedule_id, include_deleted=True)
+    rows, next_cursor = await repository.list_executions(
+        session, schedule_id, cursor=cursor, limit=limit
+    )
+    return Page(items=[ExecutionRead.model_validate(r) for r in rows], next_cursor=next_cursor)

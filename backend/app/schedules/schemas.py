@@ -1,0 +1,192 @@
+"""Request and response bodies of the schedules API (names as in the model)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.models import ExecutionStatus, Schedule, ScheduleType, TriggerType
+from app.schedules.description import describe
+
+CREATE_EXAMPLES: dict[str, dict[str, Any]] = {
+    "cron": {
+        "summary": "Weekdays at the KOSPI open",
+        "value": {
+            "workflow_id": "5f0c7a8e-2a56-4c8e-9d6b-1f2a3b4c5d6e",
+            "name": "KOSPI open",
+            "schedule_type": "cron",
+            "schedule_config": {"cron_expression": "0 9 * * 1-5"},
+            "timezone": "Asia/Seoul",
+            "metadata": {"priority": "high", "tags": ["market-open"], "misfire_grace_time": 60},
+        },
+    },
+    "cron_fields": {
+        "summary": "APScheduler-style fields: every 15 minutes in the NY session",
+        "value": {
+            "workflow_id": "5f0c7a8e-2a56-4c8e-9d6b-1f2a3b4c5d6e",
+            "name": "NY session sweep",
+            "schedule_type": "cron",
+            "schedule_config": {"minute": "*/15", "hour": "9-15", "day_of_week": "mon-fri"},
+            "timezone": "America/New_York",
+        },
+    },
+    "interval": {
+        "summary": "Every 10 seconds",
+        "value": {
+            "workflow_id": "5f0c7a8e-2a56-4c8e-9d6b-1f2a3b4c5d6e",
+            "name": "Heartbeat",
+            "schedule_type": "interval",
+            "schedule_config": {"seconds": 10},
+            "timezone": "UTC",
+        },
+    },
+    "date": {
+        "summary": "Once, on a given date",
+        "value": {
+            "workflow_id": "5f0c7a8e-2a56-4c8e-9d6b-1f2a3b4c5d6e",
+            "name": "Rebalance",
+            "schedule_type": "date",
+            "schedule_config": {"run_date": "2030-06-15T10:30:00"},
+            "timezone": "Asia/Seoul",
+        },
+    },
+}
+
+
+class ScheduleCreate(BaseModel):
+    """A new schedule of one of your workflows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workflow_id: uuid.UUID
+    name: str = Field(min_length=1, max_length=255)
+    description: str | None = None
+    schedule_type: ScheduleType
+    schedule_config: dict[str, Any]
+    timezone: str = Field(default="UTC", max_length=50)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    is_active: bool = True
+
+
+class ScheduleUpdate(BaseModel):
+    """Fields to change; `workflow_id` and `schedule_type` cannot change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    description: str | None = None
+    schedule_config: dict[str, Any] | None = None
+    timezone: str | None = Field(default=None, max_length=50)
+    metadata: dict[str, Any] | None = None
+    workflow_id: Any = Field(default=None, json_schema_extra={"readOnly": True})
+    schedule_type: Any = Field(default=None, json_schema_extra={"readOnly": True})
+
+    @field_validator("workflow_id", "schedule_type")
+    @classmethod
+    def _immutable(cls, value: Any) -> Any:
+        raise ValueError("cannot be changed; create a new schedule instead")
+
+
+class PauseRequest(BaseModel):
+    """Why the schedule is paused (kept and shown until it resumes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class ScheduleRead(BaseModel):
+    """A schedule as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    workflow_id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    description: str | None
+    schedule_type: ScheduleType
+    schedule_config: dict[str, Any]
+    timezone: str
+    metadata: dict[str, Any]
+    is_active: bool
+    job_id: str | None
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    run_count: int
+    missed_count: int
+    skipped_count: int
+    last_skip_reason: str | None
+    last_skipped_at: datetime | None
+    paused_at: datetime | None
+    pause_note: str | None
+    schedule_description: str = Field(description="When it fires, in words")
+    is_expired: bool
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+    @classmethod
+    def of(cls, schedule: Schedule) -> ScheduleRead:
+        """The read model of `schedule`, with its description and expiry worked out."""
+        computed = {"metadata", "schedule_description", "is_expired"}
+        data = {name: getattr(schedule, name) for name in cls.model_fields if name not in computed}
+        try:
+            text = describe(schedule.schedule_type, schedule.schedule_config, schedule.timezone)
+            expired = schedule.is_expired
+        except ValueError:  # a row broken behind the API's back (raw SQL)
+            text, expired = "invalid schedule definition", False
+        return cls.model_validate(
+            {**data, "metadata": schedule.metadata_, "schedule_description": text,
+             "is_expired": expired}
+        )  # fmt: skip
+
+
+class ExecutionRead(BaseModel):
+    """One run of a schedule."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    status: ExecutionStatus
+    trigger_type: TriggerType
+    scheduled_for: datetime | None
+    created_at: datetime
+
+
+class TriggerResult(BaseModel):
+    """The schedule and the execution a trigger created."""
+
+    schedule: ScheduleRead
+    execution: ExecutionRead
+
+
+class FireTime(BaseModel):
+    """A coming fire time, in UTC and in the schedule's time zone."""
+
+    at: datetime
+    local: str
+
+
+class Preview(BaseModel):
+    """The next fire times of a schedule."""
+
+    schedule_id: uuid.UUID
+    timezone: str
+    fire_times: list[FireTime]
+
+
+__all__ = [
+    "CREATE_EXAMPLES",
+    "ExecutionRead",
+    "FireTime",
+    "PauseRequest",
+    "Preview",
+    "ScheduleCreate",
+    "ScheduleRead",
+    "ScheduleUpdate",
+    "TriggerResult",
+]

@@ -1,0 +1,1 @@
+"""Users feature: registration and the current user."""

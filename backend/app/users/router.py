@@ -1,0 +1,42 @@
+"""Routes: register, log in (OAuth2 password flow), who am I."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.api.errors import ERROR_RESPONSES
+from app.core.security import create_access_token
+from app.users import service
+from app.users.schemas import Token, UserCreate, UserRead
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED, tags=["users"])
+async def register_user(data: UserCreate, session: SessionDep) -> UserRead:
+    """Register a user with an email and a password."""
+    return UserRead.model_validate(await service.register(session, data))
+
+
+@router.post("/auth/token", tags=["auth"])
+async def issue_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Token:
+    """OAuth2 password flow: `username` is the email; answers a bearer token."""
+    user = await service.authenticate(session, form.username, form.password)
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    token = create_access_token(user.id, settings.jwt_secret_value, lifetime)
+    return Token(access_token=token, expires_in=int(lifetime.total_seconds()))
+
+
+@router.get("/users/me", tags=["users"])
+async def read_me(user: CurrentUser) -> UserRead:
+    """The user the token belongs to."""
+    return UserRead.model_validate(user)

@@ -1,0 +1,1 @@
+"""Workflows feature: a user's workflows (the graph editing API comes later)."""

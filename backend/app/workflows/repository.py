@@ -1,0 +1,40 @@
+"""Workflow queries, always scoped to an owner."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.pagination import page_of, paginate
+from app.models import Workflow
+
+
+async def get_owned(
+    session: AsyncSession, owner_id: uuid.UUID, workflow_id: uuid.UUID, *, include_deleted: bool
+) -> Workflow | None:
+    """The owner's workflow, or None (also for someone else's)."""
+    statement = select(Workflow).where(Workflow.id == workflow_id, Workflow.owner_id == owner_id)
+    if not include_deleted:
+        statement = statement.where(Workflow.deleted_at.is_(None))
+    return (await session.scalars(statement)).first()
+
+
+async def list_owned(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    *,
+    include_deleted: bool,
+    is_active: bool | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Workflow], str | None]:
+    """A page of the owner's workflows, newest first."""
+    statement = select(Workflow).where(Workflow.owner_id == owner_id)
+    if not include_deleted:
+        statement = statement.where(Workflow.deleted_at.is_(None))
+    if is_active is not None:
+        statement = statement.where(Workflow.is_active.is_(is_active))
+    statement = paginate(statement, Workflow.created_at, Workflow.id, cursor, limit)
+    return page_of(list(await session.scalars(statement)), limit)

@@ -1,0 +1,74 @@
+"""Routes under /api/v1/workflows."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.api.deps import CurrentUser, SessionDep
+from app.api.errors import ERROR_RESPONSES
+from app.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from app.workflows import repository, service
+from app.workflows.schemas import WorkflowCreate, WorkflowRead, WorkflowUpdate
+
+router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"], responses=ERROR_RESPONSES)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_workflow(
+    data: WorkflowCreate, user: CurrentUser, session: SessionDep
+) -> WorkflowRead:
+    """Create a workflow."""
+    return WorkflowRead.model_validate(await service.create(session, user, data))
+
+
+@router.get("")
+async def list_workflows(
+    user: CurrentUser,
+    session: SessionDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    is_active: bool | None = None,
+    include_deleted: bool = False,
+) -> Page[WorkflowRead]:
+    """Your workflows, newest first, a page at a time."""
+    rows, next_cursor = await repository.list_owned(
+        session, user.id, include_deleted=include_deleted, is_active=is_active,
+        cursor=cursor, limit=limit,
+    )  # fmt: skip
+    return Page(items=[WorkflowRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.get("/{workflow_id}")
+async def get_workflow(
+    workflow_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> WorkflowRead:
+    """One of your workflows."""
+    return WorkflowRead.model_validate(await service.require(session, user, workflow_id))
+
+
+@router.patch("/{workflow_id}")
+async def update_workflow(
+    workflow_id: uuid.UUID, data: WorkflowUpdate, user: CurrentUser, session: SessionDep
+) -> WorkflowRead:
+    """Change a workflow's name, description, config, variables or activity."""
+    return WorkflowRead.model_validate(await service.update(session, user, workflow_id, data))
+
+
+@router.delete("/{workflow_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_workflow(
+    workflow_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> Response:
+    """Soft-delete a workflow and, with it, its schedules."""
+    await service.delete(session, user, workflow_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{workflow_id}/restore")
+async def restore_workflow(
+    workflow_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> WorkflowRead:
+    """Undelete a workflow and the schedules its deletion took."""
+    return WorkflowRead.model_validate(await service.restore(session, user, workflow_id))

@@ -1,0 +1,56 @@
+"""Request and response bodies for workflows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WorkflowCreate(BaseModel):
+    """A new workflow."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"name": "KOSPI open momentum", "description": "Buy the open"}]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=255)
+    description: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    is_active: bool = True
+
+
+class WorkflowUpdate(BaseModel):
+    """Fields to change; absent ones stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    description: str | None = None
+    config: dict[str, Any] | None = None
+    variables: dict[str, Any] | None = None
+    is_active: bool | None = None
+
+
+class WorkflowRead(BaseModel):
+    """A workflow as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    name: str
+    description: str | None
+    config: dict[str, Any]
+    variables: dict[str, Any]
+    version: int
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None

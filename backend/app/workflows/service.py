@@ -1,0 +1,62 @@
+"""Workflow rules: ownership, soft delete that takes the schedules along, restore."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.errors import ConflictError, NotFoundError
+from app.models import User, Workflow
+from app.workflows import repository
+from app.workflows.schemas import WorkflowCreate, WorkflowUpdate
+
+
+async def require(
+    session: AsyncSession, user: User, workflow_id: uuid.UUID, *, include_deleted: bool = False
+) -> Workflow:
+    """The user's workflow; 404 when unknown, someone else's, or deleted."""
+    workflow = await repository.get_owned(
+        session, user.id, workflow_id, include_deleted=include_deleted
+    )
+    if workflow is None:
+        raise NotFoundError("Workflow not found")
+    return workflow
+
+
+async def create(session: AsyncSession, user: User, data: WorkflowCreate) -> Workflow:
+    """A new workflow owned by `user`."""
+    workflow = Workflow(owner_id=user.id, **data.model_dump())
+    session.add(workflow)
+    await session.flush()
+    return workflow
+
+
+async def update(
+    session: AsyncSession, user: User, workflow_id: uuid.UUID, data: WorkflowUpdate
+) -> Workflow:
+    """Change the given fields."""
+    workflow = await require(session, user, workflow_id)
+    for key, value in data.model_dump(exclude_unset=True).items():
+        if value is None and key in ("name", "config", "variables", "is_active"):
+            continue
+        setattr(workflow, key, value)
+    await session.flush()
+    return workflow
+
+
+async def delete(session: AsyncSession, user: User, workflow_id: uuid.UUID) -> None:
+    """Soft-delete the workflow; its live schedules are soft-deleted in the same flush."""
+    workflow = await require(session, user, workflow_id)
+    workflow.soft_delete()
+    await session.flush()
+
+
+async def restore(session: AsyncSession, user: User, workflow_id: uuid.UUID) -> Workflow:
+    """Bring back a deleted workflow and the schedules its deletion took."""
+    workflow = await require(session, user, workflow_id, include_deleted=True)
+    if not workflow.is_deleted:
+        raise ConflictError("Workflow is not deleted")
+    workflow.restore()
+    await session.flush()
+    return workflow
