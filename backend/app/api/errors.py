@@ -98,9 +98,13 @@ _LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 
 
 def _request_field(location: tuple[Any, ...]) -> str:
-    parts = location[1:] if location and location[0] in _LOCATIONS else location
-    if not parts:
-        return str(location[0]) if location else "body"
+    """`schedule_config.hours` for ("body", "schedule_config", "hours"); `body` for a body
+    that is not JSON at all (pydantic locates that by character offset)."""
+    root, parts = ("body", location)
+    if location and location[0] in _LOCATIONS:
+        root, parts = location[0], location[1:]
+    if not parts or isinstance(parts[0], int):
+        return str(root)
     return error_path(str(parts[0]), tuple(parts[1:]))
 
 
@@ -125,6 +129,8 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # a body that is not JSON: invalid input like any other
+        return error_response(422, "validation_error", "Invalid input", [("body", str(exc.detail))])
     code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(
         exc.status_code, "http_error"
     )
@@ -143,4 +149,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or invalid bearer token"},
     404: {"model": ErrorResponse, "description": "Unknown id (or not yours)"},
     422: {"model": ErrorResponse, "description": "Invalid input: each bad field and why"},
+}
+
+CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorResponse, "description": "The object's state forbids it"}
 }

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import MetaData, event, func, inspect, text
+from sqlalchemy import MetaData, String, event, func, inspect, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column
 
+from app.core.errors import FieldValidationError
 from app.models.types import UTCDateTime, require_aware
 from app.schedules.clock import utc_now
 
@@ -95,9 +98,37 @@ def _refuse_naive(target: Any, value: datetime | None, oldvalue: Any, initiator:
     return require_aware(value, initiator.key)
 
 
+def nul_path(value: Any, path: str) -> str | None:
+    """Where in a string or JSON value a NUL character hides (PostgreSQL cannot store it)."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if "\x00" in str(key):
+                return f"{path}.{key!r}"
+            if (found := nul_path(item, f"{path}.{key}")) is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := nul_path(item, f"{path}[{index}]")) is not None:
+                return found
+    return None
+
+
+def _refuse_nul(target: Any, value: Any, oldvalue: Any, initiator: Any) -> Any:
+    field = initiator.key.rstrip("_")
+    if (where := nul_path(value, field)) is not None:
+        raise FieldValidationError(where, "contains a NUL character, which cannot be stored")
+    return value
+
+
 @event.listens_for(Base, "mapper_configured", propagate=True)
-def _guard_timestamps(mapper: Mapper[Any], class_: type[Any]) -> None:
-    """Refuse a naive datetime at assignment, naming the attribute (not only at flush)."""
+def _guard_columns(mapper: Mapper[Any], class_: type[Any]) -> None:
+    """Refuse, at assignment and naming the attribute, what PostgreSQL would refuse later:
+    naive datetimes, and NUL characters in text and JSON."""
     for attribute in mapper.column_attrs:
-        if any(isinstance(column.type, UTCDateTime) for column in attribute.columns):
+        column_type = attribute.columns[0].type
+        if isinstance(column_type, UTCDateTime):
             event.listen(attribute, "set", _refuse_naive, retval=True)
+        elif isinstance(column_type, (String, JSONB)):
+            event.listen(attribute, "set", _refuse_nul, retval=True)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
 
 from app.api.deps import CurrentUser, SessionDep
-from app.api.errors import ERROR_RESPONSES, ErrorResponse, NotFoundError
+from app.api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES, NotFoundError
 from app.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from app.models import ScheduleType
 from app.schedules import repository, service
@@ -25,9 +25,6 @@ from app.schedules.schemas import (
 from app.workflows import repository as workflows
 
 router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"], responses=ERROR_RESPONSES)
-CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorResponse, "description": "The schedule's state forbids it"}
-}
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -88,7 +85,7 @@ async def delete_schedule(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{schedule_id}/restore", responses=CONFLICT)
+@router.post("/{schedule_id}/restore", responses=CONFLICT_RESPONSE)
 async def restore_schedule(
     schedule_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> ScheduleRead:
@@ -108,7 +105,7 @@ async def pause_schedule(
     return ScheduleRead.of(await service.pause(session, user, schedule_id, note))
 
 
-@router.post("/{schedule_id}/resume", responses=CONFLICT)
+@router.post("/{schedule_id}/resume", responses=CONFLICT_RESPONSE)
 async def resume_schedule(
     schedule_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> ScheduleRead:

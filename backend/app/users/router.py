@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.api.deps import CurrentUser, SessionDep, SettingsDep
-from app.api.errors import ERROR_RESPONSES
+from app.api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from app.core.security import create_access_token
 from app.users import service
 from app.users.schemas import Token, UserCreate, UserRead
@@ -17,7 +17,9 @@ from app.users.schemas import Token, UserCreate, UserRead
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 
-@router.post("/users", status_code=status.HTTP_201_CREATED, tags=["users"])
+@router.post(
+    "/users", status_code=status.HTTP_201_CREATED, tags=["users"], responses=CONFLICT_RESPONSE
+)
 async def register_user(data: UserCreate, session: SessionDep) -> UserRead:
     """Register a user with an email and a password."""
     return UserRead.model_validate(await service.register(session, data))

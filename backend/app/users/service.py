@@ -31,7 +31,7 @@ async def register(session: AsyncSession, data: UserCreate) -> User:
 
 async def authenticate(session: AsyncSession, email: str, password: str) -> User:
     """The user with these credentials; the same 401 for a wrong password or unknown email."""
-    user = await find_live_by_email(session, email)
+    user = None if "\x00" in email else await find_live_by_email(session, email)
     valid = verify_password(password, user.hashed_password if user else None)
     if user is None or not valid or not user.is_active:
         raise UnauthorizedError("Incorrect email or password")

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.api.deps import CurrentUser, SessionDep
-from app.api.errors import ERROR_RESPONSES
+from app.api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from app.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from app.workflows import repository, service
 from app.workflows.schemas import WorkflowCreate, WorkflowRead, WorkflowUpdate
@@ -66,7 +66,7 @@ async def delete_workflow(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{workflow_id}/restore")
+@router.post("/{workflow_id}/restore", responses=CONFLICT_RESPONSE)
 async def restore_workflow(
     workflow_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> WorkflowRead:

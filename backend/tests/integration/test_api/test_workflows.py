@@ -73,3 +73,19 @@ async def test_other_users_workflows_are_invisible(
     assert (await api.post(f"{url}/restore", headers=bob)).status_code == 404
     assert (await api.get("/api/v1/workflows", headers=bob)).json()["items"] == []
     assert (await api.get(url, headers=alice)).json()["name"] == "wf"
+
+
+async def test_text_postgresql_cannot_store_is_422(api: httpx.AsyncClient, alice: Headers) -> None:
+    response = await api.post(
+        "/api/v1/workflows", json={"name": "ok", "variables": {"a": "x\u0000"}}, headers=alice
+    )
+    assert response.status_code == 422
+    assert error_fields(response) == ["variables.a"]
+    assert (await api.get("/api/v1/workflows", headers=alice)).json()["items"] == []
+    not_json = await api.post(
+        "/api/v1/workflows",
+        content=b"{not json",
+        headers={**alice, "Content-Type": "application/json"},
+    )
+    assert not_json.status_code == 422
+    assert error_fields(not_json) == ["body"]

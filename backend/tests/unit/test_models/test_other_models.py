@@ -144,3 +144,22 @@ class TestExecutionTransitions:
     def test_unknown_status_is_refused(self) -> None:
         with pytest.raises(FieldValidationError, match="status"):
             WorkflowExecution(workflow_id=uuid.uuid4(), trigger_type="manual", status="done")
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: Workflow(owner_id=uuid.uuid4(), name="a\x00b"), "name"),
+        (lambda: Workflow(owner_id=uuid.uuid4(), name="w", config={"k\x00": 1}), "config.'k\\x00'"),
+        (
+            lambda: Workflow(owner_id=uuid.uuid4(), name="w", variables={"a": ["x\x00"]}),
+            "variables.a[0]",
+        ),
+        (lambda: User(email="a\x00@example.com"), "email"),
+    ],
+)  # fmt: skip
+def test_nul_characters_are_refused_naming_the_place(build: object, field: str) -> None:
+    with pytest.raises(FieldValidationError) as caught:
+        build()  # type: ignore[operator]
+    assert caught.value.field == field
+    assert "NUL" in caught.value.reason

@@ -1,0 +1,61 @@
+"""Schedule descriptions; a fields form is described through the cron expression it equals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.schedules.clock import get_zone
+from app.schedules.config import parse_config
+from app.schedules.description import _fields_as_expression, describe
+
+
+@pytest.mark.parametrize(
+    ("schedule_type", "config", "expected"),
+    [
+        ("cron", {"cron_expression": "0 9 * * 1-5"}, "At 09:00 on Monday through Friday (UTC)"),
+        ("cron", {"hour": 9, "day_of_week": "mon-fri"}, "At 09:00 on Monday through Friday (UTC)"),
+        ("cron", {"day_of_week": "0"}, "At 00:00 on Monday (UTC)"),
+        ("cron", {"month": 6}, "At 00:00 on June 1 (UTC)"),
+        ("cron", {"year": 2030, "hour": 9}, "Cron fields year=2030, hour=9 (UTC)"),
+        ("interval", {"hours": 1, "minutes": 30}, "Every 1 hour, 30 minutes"),
+        ("interval", {"seconds": 10, "start_date": "2030-01-01T00:00:00Z"}, "Every 10 seconds"),
+        ("date", {"run_date": "2030-06-15T10:30:00"}, "Once at 2030-06-15T10:30:00 (UTC)"),
+    ],
+)
+def test_describe(schedule_type: str, config: dict[str, Any], expected: str) -> None:
+    assert describe(schedule_type, config, "UTC") == expected
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"hour": 9},
+        {"minute": 5},
+        {"second": "*/10"},
+        {"hour": 9, "minute": 30, "day_of_week": "mon-fri"},
+        {"day_of_week": "0,2"},
+        {"month": 6},
+        {"day": 15, "hour": 8},
+        {"minute": "*/15", "hour": "9-15"},
+    ],
+)
+def test_the_expression_describes_the_same_schedule(fields: dict[str, Any]) -> None:
+    expression = _fields_as_expression(fields)
+    assert expression is not None
+    # parse_config refuses an expression and fields that pick different times.
+    parse_config("cron", {"cron_expression": expression, **fields}, get_zone("UTC"))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"week": 10},
+        {"day": 1, "day_of_week": "mon"},
+        {"day_of_week": "7"},
+        {"day": "last"},
+    ],
+)
+def test_fields_without_a_cron_equivalent(fields: dict[str, Any]) -> None:
+    assert _fields_as_expression(fields) is None
