@@ -35,6 +35,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)
+        # Same pool; statements of read-only requests run without a transaction around them.
+        app.state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        app.state.read_session_factory = create_session_factory(app.state.read_engine)
         app.state.scheduler = None
         if resolved.scheduler_enabled:
             app.state.scheduler = SchedulerEngine(engine, resolved.engine_config())

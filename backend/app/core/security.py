@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
@@ -10,6 +11,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.schedules.clock import utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a live, active user, as proven by a bearer token."""
+
+    id: uuid.UUID
+
 
 _hasher = PasswordHasher()
 ALGORITHM = "HS256"

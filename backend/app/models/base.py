@@ -32,6 +32,13 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
+    def column_values(self) -> dict[str, Any]:
+        """{column name: value}: the same shape as a Core row of this table."""
+        return {
+            attribute.columns[0].name: getattr(self, attribute.key)
+            for attribute in inspect(type(self)).column_attrs
+        }
+
 
 class UUIDMixin:
     """A UUID primary key, set when the object is created (and by the server for raw SQL)."""

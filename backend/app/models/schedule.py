@@ -14,9 +14,10 @@ from app.models.base import Base, SoftDeleteMixin, TimestampMixin, UUIDMixin
 from app.models.enums import ScheduleType
 from app.models.json import ValidatedJSONObject
 from app.models.types import UTCDateTime, coerce_enum, enum_type, require_aware
-from app.schedules.clock import get_zone, parse_instant, utc_now
+from app.schedules.clock import get_zone, utc_now
 from app.schedules.config import CONFIG_FIELD
 from app.schedules.errors import ScheduleValidationError
+from app.schedules.expiry import is_expired
 from app.schedules.metadata import ScheduleMetadata, parse_metadata
 from app.schedules.triggers import ScheduleTrigger, build_trigger, upcoming_fire
 
@@ -189,18 +190,19 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
 
     def is_expired_at(self, now: datetime) -> bool:
         """Whether no fire can happen any more as of `now` (see schedule-semantics.md)."""
-        config = self.schedule_config or {}
-        tz = get_zone(self.timezone or "UTC")
-        end_date = config.get("end_date")
-        if end_date is not None and now > parse_instant(end_date, tz, f"{CONFIG_FIELD}.end_date"):
-            return True
-        if self.schedule_type == ScheduleType.DATE:
-            if self.last_run_at is not None or (self.run_count or 0) > 0:
-                return True
-            run_date = parse_instant(config.get("run_date"), tz, f"{CONFIG_FIELD}.run_date")
-            grace = timedelta(seconds=self.options.effective_misfire_grace_time)
-            return now > run_date + grace
-        return False
+        return is_expired(
+            self.schedule_type,
+            self.schedule_config or {},
+            self.timezone or "UTC",
+            self.metadata_,
+            has_run=self.has_run,
+            now=now,
+        )
+
+    @property
+    def has_run(self) -> bool:
+        """True once the engine has fired the schedule."""
+        return self.last_run_at is not None or (self.run_count or 0) > 0
 
     @property
     def is_expired(self) -> bool:
@@ -231,7 +233,7 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
         return upcoming_fire(
             self.trigger(),
             now,
-            has_run=self.last_run_at is not None or (self.run_count or 0) > 0,
+            has_run=self.has_run,
             grace=timedelta(seconds=self.options.effective_misfire_grace_time),
         )
 

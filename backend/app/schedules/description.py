@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from cronsim import CronSim
+
+from app.schedules.config import CRON_FIELD_NAMES
 
 _UNITS = ("weeks", "days", "hours", "minutes", "seconds")
 # APScheduler numbers weekdays from Monday = 0; cron from Sunday = 0.
@@ -58,6 +62,12 @@ def _plural(count: int, unit: str) -> str:
 
 def describe(schedule_type: str, config: Mapping[str, Any], timezone: str) -> str:
     """A sentence saying when the schedule fires, in its own time zone."""
+    return _describe(str(schedule_type), json.dumps(config, sort_keys=True), timezone)
+
+
+@lru_cache(maxsize=4096)
+def _describe(schedule_type: str, config_json: str, timezone: str) -> str:
+    config: dict[str, Any] = json.loads(config_json)
     if schedule_type == "date":
         return f"Once at {config.get('run_date')} ({timezone})"
     if schedule_type == "interval":
@@ -70,6 +80,6 @@ def describe(schedule_type: str, config: Mapping[str, Any], timezone: str) -> st
         }
         expression = _fields_as_expression(fields)
         if expression is None:
-            shown = ", ".join(f"{key}={value}" for key, value in fields.items())
+            shown = ", ".join(f"{key}={fields[key]}" for key in CRON_FIELD_NAMES if key in fields)
             return f"Cron fields {shown} ({timezone})"
     return f"{_explain(str(expression))} ({timezone})"

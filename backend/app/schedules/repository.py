@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.pagination import page_of, paginate
 from app.models import Schedule, ScheduleType, WorkflowExecution
+
+# Reads for the API skip the ORM: rows straight into read models.
+SCHEDULE_COLUMNS = tuple(Schedule.__table__.columns)
 
 
 async def get_owned(
@@ -21,6 +25,16 @@ async def get_owned(
     return (await session.scalars(statement)).first()
 
 
+async def get_owned_row(
+    session: AsyncSession, user_id: uuid.UUID, schedule_id: uuid.UUID
+) -> RowMapping | None:
+    """The user's live schedule as a plain row (the read path: no ORM object)."""
+    statement = select(*SCHEDULE_COLUMNS).where(
+        Schedule.id == schedule_id, Schedule.user_id == user_id, Schedule.deleted_at.is_(None)
+    )
+    return (await session.execute(statement)).mappings().first()
+
+
 async def list_owned(
     session: AsyncSession,
     user_id: uuid.UUID,
@@ -31,9 +45,9 @@ async def list_owned(
     include_deleted: bool,
     cursor: str | None,
     limit: int,
-) -> tuple[list[Schedule], str | None]:
-    """A page of the user's schedules, newest first, filtered."""
-    statement = select(Schedule).where(Schedule.user_id == user_id)
+) -> tuple[list[Row[Any]], str | None]:
+    """A page of the user's schedules as plain rows, newest first, filtered."""
+    statement = select(*SCHEDULE_COLUMNS).where(Schedule.user_id == user_id)
     if workflow_id is not None:
         statement = statement.where(Schedule.workflow_id == workflow_id)
     if is_active is not None:
@@ -43,7 +57,7 @@ async def list_owned(
     if not include_deleted:
         statement = statement.where(Schedule.deleted_at.is_(None))
     statement = paginate(statement, Schedule.created_at, Schedule.id, cursor, limit)
-    return page_of(list(await session.scalars(statement)), limit)
+    return page_of(list(await session.execute(statement)), limit)
 
 
 async def list_executions(

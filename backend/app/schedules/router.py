@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
 
-from app.api.deps import CurrentUser, SessionDep
+from app.api.deps import CurrentUser, ReadSessionDep, SessionDep
 from app.api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES, NotFoundError
 from app.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from app.api.responses import json_response
 from app.models import ScheduleType
 from app.schedules import repository, service
 from app.schedules.schemas import (
@@ -37,17 +38,17 @@ async def create_schedule(
     return ScheduleRead.of(await service.create(session, user, data))
 
 
-@router.get("")
+@router.get("", response_model=Page[ScheduleRead])
 async def list_schedules(
     user: CurrentUser,
-    session: SessionDep,
+    session: ReadSessionDep,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     workflow_id: uuid.UUID | None = None,
     is_active: bool | None = None,
     schedule_type: ScheduleType | None = None,
     include_deleted: bool = False,
-) -> Page[ScheduleRead]:
+) -> Response:
     """Your schedules, newest first, a page at a time."""
     if workflow_id is not None and not await workflows.get_owned(
         session, user.id, workflow_id, include_deleted=True
@@ -57,15 +58,19 @@ async def list_schedules(
         session, user.id, workflow_id=workflow_id, is_active=is_active,
         schedule_type=schedule_type, include_deleted=include_deleted, cursor=cursor, limit=limit,
     )  # fmt: skip
-    return Page(items=[ScheduleRead.of(row) for row in rows], next_cursor=next_cursor)
+    items = [ScheduleRead.of(row._mapping) for row in rows]
+    return json_response(Page(items=items, next_cursor=next_cursor))
 
 
-@router.get("/{schedule_id}")
+@router.get("/{schedule_id}", response_model=ScheduleRead)
 async def get_schedule(
-    schedule_id: uuid.UUID, user: CurrentUser, session: SessionDep
-) -> ScheduleRead:
+    schedule_id: uuid.UUID, user: CurrentUser, session: ReadSessionDep
+) -> Response:
     """One of your schedules."""
-    return ScheduleRead.of(await service.require(session, user, schedule_id))
+    row = await repository.get_owned_row(session, user.id, schedule_id)
+    if row is None:
+        raise NotFoundError("Schedule not found")
+    return json_response(ScheduleRead.of(row))
 
 
 @router.patch("/{schedule_id}")
@@ -128,24 +133,25 @@ async def trigger_schedule(
 async def preview_schedule(
     schedule_id: uuid.UUID,
     user: CurrentUser,
-    session: SessionDep,
+    session: ReadSessionDep,
     count: Annotated[int, Query(ge=1, le=service.MAX_PREVIEW)] = 10,
 ) -> Preview:
     """The next `count` fire times, in UTC and in the schedule's time zone."""
     return service.preview(await service.require(session, user, schedule_id), count)
 
 
-@router.get("/{schedule_id}/executions")
+@router.get("/{schedule_id}/executions", response_model=Page[ExecutionRead])
 async def list_executions(
     schedule_id: uuid.UUID,
     user: CurrentUser,
-    session: SessionDep,
+    session: ReadSessionDep,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-) -> Page[ExecutionRead]:
+) -> Response:
     """The schedule's runs, newest first."""
     await service.require(session, user, schedule_id, include_deleted=True)
     rows, next_cursor = await repository.list_executions(
         session, schedule_id, cursor=cursor, limit=limit
     )
-    return Page(items=[ExecutionRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    items = [ExecutionRead.model_validate(row) for row in rows]
+    return json_response(Page(items=items, next_cursor=next_cursor))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.models import ExecutionStatus, Schedule, ScheduleType, TriggerType
+from app.schedules.clock import utc_now
 from app.schedules.description import describe
+from app.schedules.expiry import is_expired
 
 CREATE_EXAMPLES: dict[str, dict[str, Any]] = {
     "cron": {
@@ -130,19 +133,22 @@ class ScheduleRead(BaseModel):
     deleted_at: datetime | None
 
     @classmethod
-    def of(cls, schedule: Schedule) -> ScheduleRead:
-        """The read model of `schedule`, with its description and expiry worked out."""
-        computed = {"metadata", "schedule_description", "is_expired"}
-        data = {name: getattr(schedule, name) for name in cls.model_fields if name not in computed}
+    def of(cls, schedule: Schedule | Mapping[Any, Any]) -> ScheduleRead:
+        """The read model of a schedule (ORM object or Core row), with its description and
+        expiry worked out."""
+        values = schedule if isinstance(schedule, Mapping) else schedule.column_values()
+        kind, config, timezone = (
+            values["schedule_type"], values["schedule_config"], values["timezone"]
+        )  # fmt: skip
+        has_run = values["last_run_at"] is not None or values["run_count"] > 0
         try:
-            text = describe(schedule.schedule_type, schedule.schedule_config, schedule.timezone)
-            expired = schedule.is_expired
+            text = describe(kind, config, timezone)
+            expired = is_expired(
+                kind, config, timezone, values["metadata"], has_run=has_run, now=utc_now()
+            )
         except ValueError:  # a row broken behind the API's back (raw SQL)
             text, expired = "invalid schedule definition", False
-        return cls.model_validate(
-            {**data, "metadata": schedule.metadata_, "schedule_description": text,
-             "is_expired": expired}
-        )  # fmt: skip
+        return cls.model_validate({**values, "schedule_description": text, "is_expired": expired})
 
 
 class ExecutionRead(BaseModel):

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.errors import ConflictError, InvalidInputError, NotFoundError
-from app.models import Schedule, User, WorkflowExecution
+from app.core.security import Principal
+from app.models import Schedule, WorkflowExecution
 from app.scheduler.manual import fire_now
 from app.schedules import repository
 from app.schedules.clock import get_zone, utc_now
@@ -20,7 +21,7 @@ MAX_PREVIEW = 100
 
 
 async def require(
-    session: AsyncSession, user: User, schedule_id: uuid.UUID, *, include_deleted: bool = False
+    session: AsyncSession, user: Principal, schedule_id: uuid.UUID, *, include_deleted: bool = False
 ) -> Schedule:
     """The user's schedule; 404 when unknown, someone else's, or deleted."""
     schedule = await repository.get_owned(
@@ -42,7 +43,7 @@ def never_fires_reason(schedule: Schedule, now: datetime) -> str | None:
     return None
 
 
-async def create(session: AsyncSession, user: User, data: ScheduleCreate) -> Schedule:
+async def create(session: AsyncSession, user: Principal, data: ScheduleCreate) -> Schedule:
     """A new schedule of one of the user's live workflows; 422 when it could never fire."""
     workflow = await workflows.get_owned(session, user.id, data.workflow_id, include_deleted=False)
     if workflow is None:
@@ -61,7 +62,7 @@ async def create(session: AsyncSession, user: User, data: ScheduleCreate) -> Sch
 
 
 async def update(
-    session: AsyncSession, user: User, schedule_id: uuid.UUID, data: ScheduleUpdate
+    session: AsyncSession, user: Principal, schedule_id: uuid.UUID, data: ScheduleUpdate
 ) -> Schedule:
     """Change name, description, config, timezone or metadata (validated by the model)."""
     schedule = await require(session, user, schedule_id)
@@ -74,14 +75,14 @@ async def update(
     return schedule
 
 
-async def delete(session: AsyncSession, user: User, schedule_id: uuid.UUID) -> None:
+async def delete(session: AsyncSession, user: Principal, schedule_id: uuid.UUID) -> None:
     """Soft-delete: it never fires again until restored."""
     schedule = await require(session, user, schedule_id)
     schedule.soft_delete()
     await session.flush()
 
 
-async def restore(session: AsyncSession, user: User, schedule_id: uuid.UUID) -> Schedule:
+async def restore(session: AsyncSession, user: Principal, schedule_id: uuid.UUID) -> Schedule:
     """Undelete; a paused schedule stays paused. 409 when not deleted or its workflow is."""
     schedule = await require(session, user, schedule_id, include_deleted=True)
     if not schedule.is_deleted:
@@ -97,7 +98,7 @@ async def restore(session: AsyncSession, user: User, schedule_id: uuid.UUID) -> 
 
 
 async def pause(
-    session: AsyncSession, user: User, schedule_id: uuid.UUID, note: str | None
+    session: AsyncSession, user: Principal, schedule_id: uuid.UUID, note: str | None
 ) -> Schedule:
     """Stop firing, keeping the note."""
     schedule = await require(session, user, schedule_id)
@@ -106,7 +107,7 @@ async def pause(
     return schedule
 
 
-async def resume(session: AsyncSession, user: User, schedule_id: uuid.UUID) -> Schedule:
+async def resume(session: AsyncSession, user: Principal, schedule_id: uuid.UUID) -> Schedule:
     """Fire again; 409 when it could never fire."""
     schedule = await require(session, user, schedule_id)
     if reason := never_fires_reason(schedule, utc_now()):
@@ -117,7 +118,7 @@ async def resume(session: AsyncSession, user: User, schedule_id: uuid.UUID) -> S
 
 
 async def trigger(
-    session: AsyncSession, user: User, schedule_id: uuid.UUID
+    session: AsyncSession, user: Principal, schedule_id: uuid.UUID
 ) -> tuple[Schedule, WorkflowExecution]:
     """Run the schedule's workflow now, once (also while paused)."""
     schedule = await require(session, user, schedule_id)

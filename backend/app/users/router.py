@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.api.deps import CurrentUser, ReadSessionDep, SessionDep, SettingsDep
 from app.api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from app.core.security import create_access_token
+from app.models import User
 from app.users import service
 from app.users.schemas import Token, UserCreate, UserRead
 
@@ -39,6 +40,6 @@ async def issue_token(
 
 
 @router.get("/users/me", tags=["users"])
-async def read_me(user: CurrentUser) -> UserRead:
+async def read_me(principal: CurrentUser, session: ReadSessionDep) -> UserRead:
     """The user the token belongs to."""
-    return UserRead.model_validate(user)
+    return UserRead.model_validate(await session.get(User, principal.id))

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.deps import CurrentUser, SessionDep
+from app.api.deps import CurrentUser, ReadSessionDep, SessionDep
 from app.api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from app.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from app.api.responses import json_response
 from app.workflows import repository, service
 from app.workflows.schemas import WorkflowCreate, WorkflowRead, WorkflowUpdate
 
@@ -24,26 +25,27 @@ async def create_workflow(
     return WorkflowRead.model_validate(await service.create(session, user, data))
 
 
-@router.get("")
+@router.get("", response_model=Page[WorkflowRead])
 async def list_workflows(
     user: CurrentUser,
-    session: SessionDep,
+    session: ReadSessionDep,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     is_active: bool | None = None,
     include_deleted: bool = False,
-) -> Page[WorkflowRead]:
+) -> Response:
     """Your workflows, newest first, a page at a time."""
     rows, next_cursor = await repository.list_owned(
         session, user.id, include_deleted=include_deleted, is_active=is_active,
         cursor=cursor, limit=limit,
     )  # fmt: skip
-    return Page(items=[WorkflowRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    items = [WorkflowRead.model_validate(row) for row in rows]
+    return json_response(Page(items=items, next_cursor=next_cursor))
 
 
 @router.get("/{workflow_id}")
 async def get_workflow(
-    workflow_id: uuid.UUID, user: CurrentUser, session: SessionDep
+    workflow_id: uuid.UUID, user: CurrentUser, session: ReadSessionDep
 ) -> WorkflowRead:
     """One of your workflows."""
     return WorkflowRead.model_validate(await service.require(session, user, workflow_id))

@@ -7,13 +7,14 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.errors import ConflictError, NotFoundError
-from app.models import User, Workflow
+from app.core.security import Principal
+from app.models import Workflow
 from app.workflows import repository
 from app.workflows.schemas import WorkflowCreate, WorkflowUpdate
 
 
 async def require(
-    session: AsyncSession, user: User, workflow_id: uuid.UUID, *, include_deleted: bool = False
+    session: AsyncSession, user: Principal, workflow_id: uuid.UUID, *, include_deleted: bool = False
 ) -> Workflow:
     """The user's workflow; 404 when unknown, someone else's, or deleted."""
     workflow = await repository.get_owned(
@@ -24,7 +25,7 @@ async def require(
     return workflow
 
 
-async def create(session: AsyncSession, user: User, data: WorkflowCreate) -> Workflow:
+async def create(session: AsyncSession, user: Principal, data: WorkflowCreate) -> Workflow:
     """A new workflow owned by `user`."""
     workflow = Workflow(owner_id=user.id, **data.model_dump())
     session.add(workflow)
@@ -33,7 +34,7 @@ async def create(session: AsyncSession, user: User, data: WorkflowCreate) -> Wor
 
 
 async def update(
-    session: AsyncSession, user: User, workflow_id: uuid.UUID, data: WorkflowUpdate
+    session: AsyncSession, user: Principal, workflow_id: uuid.UUID, data: WorkflowUpdate
 ) -> Workflow:
     """Change the given fields."""
     workflow = await require(session, user, workflow_id)
@@ -45,14 +46,14 @@ async def update(
     return workflow
 
 
-async def delete(session: AsyncSession, user: User, workflow_id: uuid.UUID) -> None:
+async def delete(session: AsyncSession, user: Principal, workflow_id: uuid.UUID) -> None:
     """Soft-delete the workflow; its live schedules are soft-deleted in the same flush."""
     workflow = await require(session, user, workflow_id)
     workflow.soft_delete()
     await session.flush()
 
 
-async def restore(session: AsyncSession, user: User, workflow_id: uuid.UUID) -> Workflow:
+async def restore(session: AsyncSession, user: Principal, workflow_id: uuid.UUID) -> Workflow:
     """Bring back a deleted workflow and the schedules its deletion took."""
     workflow = await require(session, user, workflow_id, include_deleted=True)
     if not workflow.is_deleted:
