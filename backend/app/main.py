@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from app.api.deps import LiveUsers
 from app.api.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.settings import Settings, get_settings
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Same pool; statements of read-only requests run without a transaction around them.
         app.state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         app.state.read_session_factory = create_session_factory(app.state.read_engine)
+        app.state.live_users = LiveUsers(resolved.auth_cache_seconds)
         app.state.scheduler = None
         if resolved.scheduler_enabled:
             app.state.scheduler = SchedulerEngine(engine, resolved.engine_config())

@@ -1,4 +1,4 @@
-"""API support: remember when and why a schedule was paused; index run history.
+"""API support: remember when and why a schedule was paused; indexes for paged lists.
 
 Revision ID: 0004
 Revises: 0003
@@ -25,10 +25,16 @@ def upgrade() -> None:
         "workflow_executions",
         ["schedule_id", "created_at", "id"],
     )
+    op.create_index("idx_schedules_user_created", "schedules", ["user_id", "created_at", "id"])
+    op.create_index(
+        "ix_workflows_owner_id_created_at", "workflows", ["owner_id", "created_at", "id"]
+    )
 
 
 def downgrade() -> None:
     """Drop them."""
+    op.drop_index("ix_workflows_owner_id_created_at", table_name="workflows")
+    op.drop_index("idx_schedules_user_created", table_name="schedules")
     op.drop_index("ix_workflow_executions_schedule_id_created_at", table_name="workflow_executions")
     op.drop_column("schedules", "pause_note")
     op.drop_column("schedules", "paused_at")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.api.errors import UnauthorizedError
 from app.core.security import Principal, read_access_token
@@ -48,6 +50,36 @@ SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
 _LIVE_USER = select(User.id).where(User.is_active.is_(True), User.deleted_at.is_(None))
 
 
+class LiveUsers:
+    """Which token holders are live, active users, remembered for a few seconds per process.
+
+    Every request would otherwise pay a database round trip before its real work; the
+    price is that a user deactivated or deleted keeps access for at most `ttl` seconds.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._until: dict[uuid.UUID, float] = {}
+
+    async def is_live(self, engine: AsyncEngine, user_id: uuid.UUID) -> bool:
+        """True when the user may act now (looked up at most once per `ttl`)."""
+        now = time.monotonic()
+        if self._until.get(user_id, 0.0) > now:
+            return True
+        async with engine.connect() as connection:
+            live = await connection.scalar(_LIVE_USER.where(User.id == user_id)) is not None
+        if live:
+            if len(self._until) > _MAX_REMEMBERED:
+                self._until.clear()
+            self._until[user_id] = now + self.ttl
+        else:
+            self._until.pop(user_id, None)
+        return live
+
+
+_MAX_REMEMBERED = 100_000
+
+
 async def get_current_user(
     request: Request,
     settings: SettingsDep,
@@ -55,10 +87,9 @@ async def get_current_user(
 ) -> Principal:
     """The live, active user named by the bearer token; 401 otherwise."""
     user_id = read_access_token(token, settings.jwt_secret_value) if token else None
-    if user_id is not None:
-        async with request.app.state.read_engine.connect() as connection:
-            if await connection.scalar(_LIVE_USER.where(User.id == user_id)) is not None:
-                return Principal(user_id)
+    live_users: LiveUsers = request.app.state.live_users
+    if user_id is not None and await live_users.is_live(request.app.state.read_engine, user_id):
+        return Principal(user_id)
     raise UnauthorizedError("Not authenticated")
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.api.errors import InvalidInputError
@@ -57,9 +57,8 @@ def paginate(
     """Order newest first and start after `cursor`; fetches one extra row to detect more."""
     if cursor is not None:
         after_created, after_id = decode_cursor(cursor)
-        statement = statement.where(
-            or_(created_at < after_created, and_(created_at == after_created, row_id < after_id))
-        )
+        # A row comparison, which an index on (..., created_at, id) serves directly.
+        statement = statement.where(tuple_(created_at, row_id) < tuple_(after_created, after_id))
     return statement.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)
 
 

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
         default=None, description="Signs access tokens; a random one is made when unset (dev)."
     )
     access_token_minutes: int = Field(default=60, ge=1)
+    auth_cache_seconds: float = Field(
+        default=5.0, ge=0, description="How long a token holder is known to be live."
+    )
     scheduler_enabled: bool = True
     scheduler_batch_size: int = Field(default=1000, ge=1, le=10_000)
     scheduler_poll_interval: float = Field(default=0.5, gt=0, le=1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,6 +25,9 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         pool_recycle=1800,
         echo=echo,
         connect_args={"server_settings": {"timezone": "UTC"}},
+        # JSONB columns are decoded on every read of a schedule; orjson is several times
+        # faster than the standard library at it.
+        json_deserializer=orjson.loads,
     )
 
 

@@ -68,6 +68,8 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
         Index("idx_schedules_job_id", "job_id", postgresql_where=text("job_id IS NOT NULL")),
         Index("idx_schedules_workflow_active", "workflow_id", "is_active"),
         Index("idx_schedules_not_deleted", "id", postgresql_where=text("deleted_at IS NULL")),
+        # A user's schedules, newest first, a page at a time (API lists).
+        Index("idx_schedules_user_created", "user_id", "created_at", "id"),
         # Live active schedules without a next fire time: normally none; the engine's
         # reconciliation pass looks for them (e.g. rows written by raw SQL).
         Index(

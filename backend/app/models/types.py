@@ -34,7 +34,11 @@ def require_aware(value: datetime | None, field: str) -> datetime | None:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """`timestamp with time zone` that refuses naive datetimes and returns aware UTC ones."""
+    """`timestamp with time zone` that refuses naive datetimes.
+
+    Values come back aware in UTC as they are: asyncpg decodes timestamptz to UTC itself,
+    whatever the session's TimeZone (no per-value result processing on hot reads).
+    """
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -42,10 +46,6 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Refuse naive values rather than guess their zone."""
         return require_aware(value, "timestamp")
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Return values in UTC whatever the session time zone."""
-        return None if value is None else value.astimezone(UTC)
 
 
 def enum_type(enum: type[E], name: str, length: int = 50) -> SAEnum:

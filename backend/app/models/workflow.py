@@ -36,6 +36,10 @@ class Workflow(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
     """A trader's method as a graph; soft-deleting it soft-deletes its schedules at flush."""
 
     __tablename__ = "workflows"
+    __table_args__ = (
+        # An owner's workflows, newest first, a page at a time (API lists).
+        Index("ix_workflows_owner_id_created_at", "owner_id", "created_at", "id"),
+    )
 
     owner_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True

@@ -58,7 +58,7 @@ async def list_schedules(
         session, user.id, workflow_id=workflow_id, is_active=is_active,
         schedule_type=schedule_type, include_deleted=include_deleted, cursor=cursor, limit=limit,
     )  # fmt: skip
-    items = [ScheduleRead.of(row._mapping) for row in rows]
+    items = [ScheduleRead.of(dict(zip(row._fields, row, strict=True))) for row in rows]
     return json_response(Page(items=items, next_cursor=next_cursor))
 
 

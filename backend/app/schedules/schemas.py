@@ -136,7 +136,7 @@ class ScheduleRead(BaseModel):
     def of(cls, schedule: Schedule | Mapping[Any, Any]) -> ScheduleRead:
         """The read model of a schedule (ORM object or Core row), with its description and
         expiry worked out."""
-        values = schedule if isinstance(schedule, Mapping) else schedule.column_values()
+        values = dict(schedule) if isinstance(schedule, Mapping) else schedule.column_values()
         kind, config, timezone = (
             values["schedule_type"], values["schedule_config"], values["timezone"]
         )  # fmt: skip
@@ -148,7 +148,9 @@ class ScheduleRead(BaseModel):
             )
         except ValueError:  # a row broken behind the API's back (raw SQL)
             text, expired = "invalid schedule definition", False
-        return cls.model_validate({**values, "schedule_description": text, "is_expired": expired})
+        # The values are the database's own, already typed: no second validation.
+        values.update(schedule_description=text, is_expired=expired)
+        return cls.model_construct(**values)
 
 
 class ExecutionRead(BaseModel):
