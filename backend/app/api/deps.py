@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.api.errors import UnauthorizedError
 from app.core.security import Principal, read_access_token
@@ -43,7 +43,14 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A bare autocommit connection for the hottest reads (no ORM session around it)."""
+    async with request.app.state.read_engine.connect() as connection:
+        yield connection
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection)]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
 

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Row, RowMapping, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.api.pagination import page_of, paginate
 from app.models import Schedule, ScheduleType, WorkflowExecution
@@ -26,17 +26,17 @@ async def get_owned(
 
 
 async def get_owned_row(
-    session: AsyncSession, user_id: uuid.UUID, schedule_id: uuid.UUID
+    connection: AsyncConnection, user_id: uuid.UUID, schedule_id: uuid.UUID
 ) -> RowMapping | None:
     """The user's live schedule as a plain row (the read path: no ORM object)."""
     statement = select(*SCHEDULE_COLUMNS).where(
         Schedule.id == schedule_id, Schedule.user_id == user_id, Schedule.deleted_at.is_(None)
     )
-    return (await session.execute(statement)).mappings().first()
+    return (await connection.execute(statement)).mappings().first()
 
 
 async def list_owned(
-    session: AsyncSession,
+    connection: AsyncConnection,
     user_id: uuid.UUID,
     *,
     workflow_id: uuid.UUID | None,
@@ -57,7 +57,7 @@ async def list_owned(
     if not include_deleted:
         statement = statement.where(Schedule.deleted_at.is_(None))
     statement = paginate(statement, Schedule.created_at, Schedule.id, cursor, limit)
-    return page_of(list(await session.execute(statement)), limit)
+    return page_of(list(await connection.execute(statement)), limit)
 
 
 async def list_executions(

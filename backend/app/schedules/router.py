@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
 
-from app.api.deps import CurrentUser, ReadSessionDep, SessionDep
+from app.api.deps import CurrentUser, ReadConnectionDep, ReadSessionDep, SessionDep
 from app.api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES, NotFoundError
 from app.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from app.api.responses import json_response
+from app.api.responses import json_bytes_response, json_response
 from app.models import ScheduleType
 from app.schedules import repository, service
 from app.schedules.schemas import (
@@ -41,7 +41,7 @@ async def create_schedule(
 @router.get("", response_model=Page[ScheduleRead])
 async def list_schedules(
     user: CurrentUser,
-    session: ReadSessionDep,
+    connection: ReadConnectionDep,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     workflow_id: uuid.UUID | None = None,
@@ -50,27 +50,25 @@ async def list_schedules(
     include_deleted: bool = False,
 ) -> Response:
     """Your schedules, newest first, a page at a time."""
-    if workflow_id is not None and not await workflows.get_owned(
-        session, user.id, workflow_id, include_deleted=True
-    ):
+    if workflow_id is not None and not await workflows.owns(connection, user.id, workflow_id):
         raise NotFoundError("Workflow not found")
     rows, next_cursor = await repository.list_owned(
-        session, user.id, workflow_id=workflow_id, is_active=is_active,
+        connection, user.id, workflow_id=workflow_id, is_active=is_active,
         schedule_type=schedule_type, include_deleted=include_deleted, cursor=cursor, limit=limit,
     )  # fmt: skip
-    items = [ScheduleRead.of(dict(zip(row._fields, row, strict=True))) for row in rows]
-    return json_response(Page(items=items, next_cursor=next_cursor))
+    items = [ScheduleRead.values_of(row._mapping) for row in rows]
+    return json_bytes_response({"items": items, "next_cursor": next_cursor})
 
 
 @router.get("/{schedule_id}", response_model=ScheduleRead)
 async def get_schedule(
-    schedule_id: uuid.UUID, user: CurrentUser, session: ReadSessionDep
+    schedule_id: uuid.UUID, user: CurrentUser, connection: ReadConnectionDep
 ) -> Response:
     """One of your schedules."""
-    row = await repository.get_owned_row(session, user.id, schedule_id)
+    row = await repository.get_owned_row(connection, user.id, schedule_id)
     if row is None:
         raise NotFoundError("Schedule not found")
-    return json_response(ScheduleRead.of(row))
+    return json_bytes_response(ScheduleRead.values_of(row))
 
 
 @router.patch("/{schedule_id}")

@@ -134,23 +134,32 @@ class ScheduleRead(BaseModel):
 
     @classmethod
     def of(cls, schedule: Schedule | Mapping[Any, Any]) -> ScheduleRead:
-        """The read model of a schedule (ORM object or Core row), with its description and
-        expiry worked out."""
-        values = dict(schedule) if isinstance(schedule, Mapping) else schedule.column_values()
+        """The read model of a schedule (ORM object or Core row)."""
+        # The values are the database's own, already typed: no second validation.
+        return cls.model_construct(**cls.values_of(schedule))
+
+    @classmethod
+    def values_of(cls, schedule: Schedule | Mapping[Any, Any]) -> dict[str, Any]:
+        """The read model's fields as a plain dict, description and expiry worked out; lists
+        serialize these directly (see app.api.responses)."""
+        columns = schedule if isinstance(schedule, Mapping) else schedule.column_values()
+        values = {name: columns[name] for name in _COLUMN_FIELDS}
         kind, config, timezone = (
             values["schedule_type"], values["schedule_config"], values["timezone"]
         )  # fmt: skip
         has_run = values["last_run_at"] is not None or values["run_count"] > 0
         try:
-            text = describe(kind, config, timezone)
-            expired = is_expired(
+            values["schedule_description"] = describe(kind, config, timezone)
+            values["is_expired"] = is_expired(
                 kind, config, timezone, values["metadata"], has_run=has_run, now=utc_now()
             )
         except ValueError:  # a row broken behind the API's back (raw SQL)
-            text, expired = "invalid schedule definition", False
-        # The values are the database's own, already typed: no second validation.
-        values.update(schedule_description=text, is_expired=expired)
-        return cls.model_construct(**values)
+            values["schedule_description"], values["is_expired"] = "invalid definition", False
+        return values
+
+
+_COMPUTED_FIELDS = ("schedule_description", "is_expired")
+_COLUMN_FIELDS = tuple(name for name in ScheduleRead.model_fields if name not in _COMPUTED_FIELDS)
 
 
 class ExecutionRead(BaseModel):

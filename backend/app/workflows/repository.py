@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.api.pagination import page_of, paginate
 from app.models import Workflow
@@ -19,6 +19,12 @@ async def get_owned(
     if not include_deleted:
         statement = statement.where(Workflow.deleted_at.is_(None))
     return (await session.scalars(statement)).first()
+
+
+async def owns(connection: AsyncConnection, owner_id: uuid.UUID, workflow_id: uuid.UUID) -> bool:
+    """True when the workflow exists (deleted or not) and belongs to `owner_id`."""
+    statement = select(Workflow.id).where(Workflow.id == workflow_id, Workflow.owner_id == owner_id)
+    return await connection.scalar(statement) is not None
 
 
 async def list_owned(

@@ -6,9 +6,13 @@ import uuid
 from datetime import timedelta
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.security import create_access_token
-from tests.integration.test_api.conftest import JWT_SECRET, Headers, error_fields
+from app.core.settings import Settings
+from app.main import create_app
+from tests.integration.test_api.conftest import JWT_SECRET, Headers, error_fields, login
 
 
 async def test_register_answers_the_user_without_secrets(api: httpx.AsyncClient) -> None:
@@ -95,3 +99,28 @@ async def test_every_api_route_needs_a_token(api: httpx.AsyncClient) -> None:
             url = path.replace("{schedule_id}", some_id).replace("{workflow_id}", some_id)
             response = await api.request(method.upper(), url, json={})
             assert response.status_code == 401, f"{method.upper()} {path}"
+
+
+async def test_a_deactivated_or_deleted_user_loses_access(
+    committed_db: AsyncEngine, engine_database_url: str
+) -> None:
+    settings = Settings(
+        database_url=engine_database_url,
+        scheduler_enabled=False,
+        jwt_secret=JWT_SECRET,
+        auth_cache_seconds=0,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as api:
+            alice, bob = await login(api), await login(api)
+            assert (await api.get("/api/v1/users/me", headers=alice)).status_code == 200
+            async with committed_db.begin() as connection:
+                await connection.execute(text("UPDATE users SET is_active = false"))
+            assert (await api.get("/api/v1/users/me", headers=alice)).status_code == 401
+            async with committed_db.begin() as connection:
+                await connection.execute(
+                    text("UPDATE users SET is_active = true, deleted_at = now()")
+                )
+            assert (await api.get("/api/v1/workflows", headers=bob)).status_code == 401

@@ -342,3 +342,12 @@ class TestOwnership:
         response = await api.get(f"{BASE}/{uuid.uuid4()}", headers=alice)
         assert response.status_code == 404
         assert error_fields(response) == []
+
+
+async def test_openapi_shows_an_example_of_each_schedule_type(api: httpx.AsyncClient) -> None:
+    spec = (await api.get("/openapi.json")).json()
+    body = spec["paths"]["/api/v1/schedules"]["post"]["requestBody"]["content"]["application/json"]
+    kinds = {example["value"]["schedule_type"] for example in body["examples"].values()}
+    assert kinds == {"cron", "interval", "date"}
+    read = spec["components"]["schemas"]["ScheduleRead"]["properties"]
+    assert {"schedule_description", "is_expired", "missed_count", "skipped_count"} <= set(read)
