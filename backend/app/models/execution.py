@@ -27,13 +27,25 @@ class InvalidTransitionError(ValueError):
 
 
 class _Lifecycle:
-    """State changes shared by workflow and node executions: start, complete, fail, cancel."""
+    """What workflow and node executions share: their state columns and the state changes
+    start, complete, fail, cancel, skip."""
 
-    status: ExecutionStatus
-    started_at: datetime | None
-    ended_at: datetime | None
-    error_message: str | None
-    output_data: dict[str, Any] | None
+    status: Mapped[ExecutionStatus] = mapped_column(
+        enum_type(ExecutionStatus, "status"),
+        default=ExecutionStatus.PENDING,
+        server_default=ExecutionStatus.PENDING.value,
+    )
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    input_data: Mapped[dict[str, Any]] = mapped_column(
+        JSONObject, default=dict, server_default=text("'{}'::jsonb")
+    )
+    output_data: Mapped[dict[str, Any] | None] = mapped_column(JSONObject)
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+    @validates("status")
+    def _coerce_status(self, key: str, value: Any) -> ExecutionStatus:
+        return coerce_enum(ExecutionStatus, value, key)
 
     def _move(self, target: ExecutionStatus, allowed_from: tuple[ExecutionStatus, ...]) -> None:
         current = ExecutionStatus(self.status or ExecutionStatus.PENDING)
@@ -98,18 +110,6 @@ class WorkflowExecution(_Lifecycle, UUIDMixin, TimestampMixin, Base):
         ForeignKey("workflows.id", ondelete="CASCADE"), index=True
     )
     trigger_type: Mapped[TriggerType] = mapped_column(enum_type(TriggerType, "trigger_type"))
-    status: Mapped[ExecutionStatus] = mapped_column(
-        enum_type(ExecutionStatus, "status"),
-        default=ExecutionStatus.PENDING,
-        server_default=ExecutionStatus.PENDING.value,
-    )
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    input_data: Mapped[dict[str, Any]] = mapped_column(
-        JSONObject, default=dict, server_default=text("'{}'::jsonb")
-    )
-    output_data: Mapped[dict[str, Any] | None] = mapped_column(JSONObject)
-    error_message: Mapped[str | None] = mapped_column(Text)
     context: Mapped[dict[str, Any]] = mapped_column(
         JSONObject, default=dict, server_default=text("'{}'::jsonb")
     )
@@ -134,10 +134,6 @@ class WorkflowExecution(_Lifecycle, UUIDMixin, TimestampMixin, Base):
     def _coerce_trigger_type(self, key: str, value: Any) -> TriggerType:
         return coerce_enum(TriggerType, value, key)
 
-    @validates("status")
-    def _coerce_status(self, key: str, value: Any) -> ExecutionStatus:
-        return coerce_enum(ExecutionStatus, value, key)
-
 
 class NodeExecution(_Lifecycle, UUIDMixin, TimestampMixin, Base):
     """One node's run inside a workflow execution."""
@@ -150,28 +146,12 @@ class NodeExecution(_Lifecycle, UUIDMixin, TimestampMixin, Base):
     node_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("nodes.id", ondelete="CASCADE"), index=True
     )
-    status: Mapped[ExecutionStatus] = mapped_column(
-        enum_type(ExecutionStatus, "status"),
-        default=ExecutionStatus.PENDING,
-        server_default=ExecutionStatus.PENDING.value,
-    )
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    input_data: Mapped[dict[str, Any]] = mapped_column(
-        JSONObject, default=dict, server_default=text("'{}'::jsonb")
-    )
-    output_data: Mapped[dict[str, Any] | None] = mapped_column(JSONObject)
-    error_message: Mapped[str | None] = mapped_column(Text)
     retry_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     workflow_execution: Mapped[WorkflowExecution] = relationship(
         back_populates="node_executions", lazy="raise"
     )
     node: Mapped[Node] = relationship(lazy="raise")
-
-    @validates("status")
-    def _coerce_status(self, key: str, value: Any) -> ExecutionStatus:
-        return coerce_enum(ExecutionStatus, value, key)
 
 
 class ExecutionLog(UUIDMixin, Base):
