@@ -17,14 +17,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Add paused_at and pause_note to schedules; index a schedule's run history."""
+    """Add paused_at and pause_note to schedules; index paged lists."""
     op.add_column("schedules", sa.Column("paused_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("schedules", sa.Column("pause_note", sa.Text(), nullable=True))
-    op.create_index(
-        "ix_workflow_executions_schedule_id_created_at",
-        "workflow_executions",
-        ["schedule_id", "created_at", "id"],
-    )
     op.create_index("idx_schedules_user_created", "schedules", ["user_id", "created_at", "id"])
     op.create_index(
         "ix_workflows_owner_id_created_at", "workflows", ["owner_id", "created_at", "id"]
@@ -35,6 +30,5 @@ def downgrade() -> None:
     """Drop them."""
     op.drop_index("ix_workflows_owner_id_created_at", table_name="workflows")
     op.drop_index("idx_schedules_user_created", table_name="schedules")
-    op.drop_index("ix_workflow_executions_schedule_id_created_at", table_name="workflow_executions")
     op.drop_column("schedules", "pause_note")
     op.drop_column("schedules", "paused_at")

@@ -26,9 +26,9 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None
 
 
-def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
-    """An opaque cursor for the position after (created_at, id)."""
-    raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
+def encode_cursor(moment: datetime, row_id: uuid.UUID) -> str:
+    """An opaque cursor for the position after (moment, id)."""
+    raw = json.dumps([moment.isoformat(), str(row_id)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -36,8 +36,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     """The position in a cursor; 422 naming `cursor` when it is not one of ours."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, row_id = json.loads(base64.urlsafe_b64decode(padded))
-        moment = datetime.fromisoformat(created_at)
+        moment_text, row_id = json.loads(base64.urlsafe_b64decode(padded))
+        moment = datetime.fromisoformat(moment_text)
         if moment.tzinfo is None:
             raise ValueError("naive")
         return moment, uuid.UUID(row_id)
@@ -49,22 +49,23 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 def paginate(
     statement: Select[Any],
-    created_at: InstrumentedAttribute[datetime],
+    order: InstrumentedAttribute[Any],
     row_id: InstrumentedAttribute[uuid.UUID],
     cursor: str | None,
     limit: int,
 ) -> Select[Any]:
-    """Order newest first and start after `cursor`; fetches one extra row to detect more."""
+    """Order newest first by (`order`, id) and start after `cursor`; fetches one extra row
+    to know whether more follow."""
     if cursor is not None:
-        after_created, after_id = decode_cursor(cursor)
-        # A row comparison, which an index on (..., created_at, id) serves directly.
-        statement = statement.where(tuple_(created_at, row_id) < tuple_(after_created, after_id))
-    return statement.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)
+        after, after_id = decode_cursor(cursor)
+        # A row comparison, which an index on (..., order, id) serves directly.
+        statement = statement.where(tuple_(order, row_id) < tuple_(after, after_id))
+    return statement.order_by(order.desc(), row_id.desc()).limit(limit + 1)
 
 
-def page_of(rows: list[Any], limit: int) -> tuple[list[Any], str | None]:
-    """Trim the extra row and compute the next cursor."""
+def page_of(rows: list[Any], limit: int, order: str = "created_at") -> tuple[list[Any], str | None]:
+    """Trim the extra row and compute the next cursor from the last row's (`order`, id)."""
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
-    return rows[:limit], encode_cursor(last.created_at, last.id)
+    return rows[:limit], encode_cursor(getattr(last, order), last.id)

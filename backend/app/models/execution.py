@@ -96,8 +96,6 @@ class WorkflowExecution(_Lifecycle, UUIDMixin, TimestampMixin, Base):
             "schedule_id", "scheduled_for", name="uq_workflow_executions_schedule_id_scheduled_for"
         ),
         Index("ix_workflow_executions_status", "status"),
-        # A schedule's run history, newest first, a page at a time (API).
-        Index("ix_workflow_executions_schedule_id_created_at", "schedule_id", "created_at", "id"),
         # max_instances counts a schedule's running executions on every fire.
         Index(
             "ix_workflow_executions_schedule_id_running",
