@@ -168,7 +168,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workflows")),
     )
-    op.create_index(op.f("ix_workflows_owner_id"), "workflows", ["owner_id"], unique=False)
+    op.create_index(
+        op.f("ix_workflows_owner_id"), "workflows", ["owner_id", "created_at", "id"], unique=False
+    )
     op.create_table(
         "agent_tools",
         sa.Column("agent_id", sa.Uuid(), nullable=False),

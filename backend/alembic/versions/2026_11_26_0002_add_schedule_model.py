@@ -107,7 +107,9 @@ def upgrade() -> None:
         postgresql_where=sa.text("deleted_at IS NULL"),
     )
     op.create_index("idx_schedules_type", "schedules", ["schedule_type"], unique=False)
-    op.create_index("idx_schedules_user", "schedules", ["user_id"], unique=False)
+    op.create_index(
+        "idx_schedules_user", "schedules", ["user_id", "created_at", "id"], unique=False
+    )
     op.create_index("idx_schedules_workflow", "schedules", ["workflow_id"], unique=False)
     op.create_index(
         "idx_schedules_workflow_active", "schedules", ["workflow_id", "is_active"], unique=False

@@ -1,4 +1,4 @@
-"""API support: remember when and why a schedule was paused; indexes for paged lists.
+"""API support: remember when and why a schedule was paused.
 
 Revision ID: 0004
 Revises: 0003
@@ -17,18 +17,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Add paused_at and pause_note to schedules; index paged lists."""
+    """Add paused_at and pause_note to schedules."""
     op.add_column("schedules", sa.Column("paused_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("schedules", sa.Column("pause_note", sa.Text(), nullable=True))
-    op.create_index("idx_schedules_user_created", "schedules", ["user_id", "created_at", "id"])
-    op.create_index(
-        "ix_workflows_owner_id_created_at", "workflows", ["owner_id", "created_at", "id"]
-    )
 
 
 def downgrade() -> None:
     """Drop them."""
-    op.drop_index("ix_workflows_owner_id_created_at", table_name="workflows")
-    op.drop_index("idx_schedules_user_created", table_name="schedules")
     op.drop_column("schedules", "pause_note")
     op.drop_column("schedules", "paused_at")

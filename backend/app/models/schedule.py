@@ -57,7 +57,8 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
             name="last_skip_reason",
         ),
         Index("idx_schedules_workflow", "workflow_id"),
-        Index("idx_schedules_user", "user_id"),
+        # Leads with user_id (the FK) and serves a user's pages, newest first (API lists).
+        Index("idx_schedules_user", "user_id", "created_at", "id"),
         Index("idx_schedules_type", "schedule_type"),
         Index("idx_schedules_active", "is_active", postgresql_where=text("is_active")),
         Index(
@@ -68,8 +69,6 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
         Index("idx_schedules_job_id", "job_id", postgresql_where=text("job_id IS NOT NULL")),
         Index("idx_schedules_workflow_active", "workflow_id", "is_active"),
         Index("idx_schedules_not_deleted", "id", postgresql_where=text("deleted_at IS NULL")),
-        # A user's schedules, newest first, a page at a time (API lists).
-        Index("idx_schedules_user_created", "user_id", "created_at", "id"),
         # Live active schedules without a next fire time: normally none; the engine's
         # reconciliation pass looks for them (e.g. rows written by raw SQL).
         Index(

@@ -37,13 +37,11 @@ class Workflow(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
 
     __tablename__ = "workflows"
     __table_args__ = (
-        # An owner's workflows, newest first, a page at a time (API lists).
-        Index("ix_workflows_owner_id_created_at", "owner_id", "created_at", "id"),
+        # Leads with owner_id (the FK) and serves an owner's pages, newest first.
+        Index("ix_workflows_owner_id", "owner_id", "created_at", "id"),
     )
 
-    owner_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
     config: Mapped[dict[str, Any]] = mapped_column(
