@@ -127,7 +127,7 @@ def served(database_url: str, token: str, seconds: int, workers: int) -> tuple[f
     port = free_port()
     env = {
         **os.environ, "DATABASE_URL": database_url, "JWT_SECRET": SECRET,
-        "SCHEDULER_ENABLED": "false", "DATABASE_POOL_SIZE": "5", "LOG_LEVEL": "WARNING",
+        "SCHEDULER_ENABLED": "false", "DATABASE_POOL_SIZE": "20", "LOG_LEVEL": "WARNING",
     }  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",

@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     database_url: str = Field(
         description="PostgreSQL URL; a plain postgresql:// URL is given the asyncpg driver.",
     )
-    database_pool_size: int = Field(default=10, ge=1)
+    # Enough for one connection per request in flight; fewer means overflow connections
+    # opened and closed under load.
+    database_pool_size: int = Field(default=20, ge=1)
     database_echo: bool = False
     jwt_secret: SecretStr | None = Field(
         default=None, description="Signs access tokens; a random one is made when unset (dev)."

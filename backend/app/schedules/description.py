@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
@@ -62,12 +61,16 @@ def _plural(count: int, unit: str) -> str:
 
 def describe(schedule_type: str, config: Mapping[str, Any], timezone: str) -> str:
     """A sentence saying when the schedule fires, in its own time zone."""
-    return _describe(str(schedule_type), json.dumps(config, sort_keys=True), timezone)
+    # Valid configs are flat objects of scalars, so their sorted items make a cheap key.
+    try:
+        return _describe(str(schedule_type), tuple(sorted(config.items())), timezone)
+    except TypeError:  # unhashable values: a broken row; describe it uncached
+        return _describe.__wrapped__(str(schedule_type), tuple(sorted(config.items())), timezone)
 
 
 @lru_cache(maxsize=4096)
-def _describe(schedule_type: str, config_json: str, timezone: str) -> str:
-    config: dict[str, Any] = json.loads(config_json)
+def _describe(schedule_type: str, items: tuple[tuple[str, Any], ...], timezone: str) -> str:
+    config = dict(items)
     if schedule_type == "date":
         return f"Once at {config.get('run_date')} ({timezone})"
     if schedule_type == "interval":

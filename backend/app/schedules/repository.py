@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, RowMapping, select
+from sqlalchemy import Integer, Row, RowMapping, Select, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.api.pagination import page_of, paginate
+from app.api.pagination import decode_cursor, page_of, paginate
 from app.models import Schedule, ScheduleType, WorkflowExecution
+from app.models.types import UTCDateTime
 
 # Reads for the API skip the ORM: rows straight into read models.
 SCHEDULE_COLUMNS = tuple(Schedule.__table__.columns)
@@ -47,17 +49,42 @@ async def list_owned(
     limit: int,
 ) -> tuple[list[Row[Any]], str | None]:
     """A page of the user's schedules as plain rows, newest first, filtered."""
-    statement = select(*SCHEDULE_COLUMNS).where(Schedule.user_id == user_id)
+    params: dict[str, Any] = {"user_id": user_id, "limit": limit + 1}
     if workflow_id is not None:
-        statement = statement.where(Schedule.workflow_id == workflow_id)
+        params["workflow_id"] = workflow_id
     if is_active is not None:
-        statement = statement.where(Schedule.is_active.is_(is_active))
+        params["is_active"] = is_active
     if schedule_type is not None:
-        statement = statement.where(Schedule.schedule_type == schedule_type)
+        params["schedule_type"] = schedule_type
+    if cursor is not None:
+        params["after_created"], params["after_id"] = decode_cursor(cursor)
+    statement = _list_statement(
+        workflow_id is not None, is_active is not None, schedule_type is not None,
+        include_deleted, cursor is not None,
+    )  # fmt: skip
+    return page_of(list(await connection.execute(statement, params)), limit)
+
+
+@lru_cache(maxsize=64)
+def _list_statement(
+    by_workflow: bool, by_activity: bool, by_type: bool, include_deleted: bool, after: bool
+) -> Select[Any]:
+    """The list query for one combination of filters, built once: executing a statement
+    object SQLAlchemy has seen before skips rebuilding and re-keying it."""
+    statement = select(*SCHEDULE_COLUMNS).where(Schedule.user_id == bindparam("user_id"))
+    if by_workflow:
+        statement = statement.where(Schedule.workflow_id == bindparam("workflow_id"))
+    if by_activity:
+        statement = statement.where(Schedule.is_active == bindparam("is_active"))
+    if by_type:
+        statement = statement.where(Schedule.schedule_type == bindparam("schedule_type"))
     if not include_deleted:
         statement = statement.where(Schedule.deleted_at.is_(None))
-    statement = paginate(statement, Schedule.created_at, Schedule.id, cursor, limit)
-    return page_of(list(await connection.execute(statement)), limit)
+    if after:
+        position = tuple_(bindparam("after_created", type_=UTCDateTime), bindparam("after_id"))
+        statement = statement.where(tuple_(Schedule.created_at, Schedule.id) < position)
+    order = (Schedule.created_at.desc(), Schedule.id.desc())
+    return statement.order_by(*order).limit(bindparam("limit", type_=Integer))
 
 
 async def list_executions(
