@@ -15,9 +15,7 @@ import pytest
 
 from app.schedules.errors import ScheduleValidationError
 from app.schedules.triggers import ScheduleTrigger, build_trigger
-
-NEW_YORK = "America/New_York"
-NY = ZoneInfo(NEW_YORK)
+from tests.unit.test_schedules.timeline import NEW_YORK, NY, fire_times, utc, walls
 
 # 2026-01-01 is a Thursday.
 NEW_YEAR = datetime(2026, 1, 1, tzinfo=UTC)
@@ -27,29 +25,8 @@ SPRING_FORWARD_UTC = datetime(2026, 3, 8, 7, tzinfo=UTC)
 FALL_BACK_UTC = datetime(2026, 11, 1, 6, tzinfo=UTC)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
 def cron(config: dict[str, Any], timezone: str = "UTC") -> ScheduleTrigger:
     return build_trigger("cron", config, timezone)
-
-
-def fire_times(trigger: ScheduleTrigger, after: datetime, count: int) -> list[datetime]:
-    """The `count` fire times following `after`, each found from the previous one."""
-    times: list[datetime] = []
-    moment = after
-    for _ in range(count):
-        following = trigger.next_after(moment)
-        assert following is not None, f"no fire time after {moment.isoformat()}"
-        times.append(following)
-        moment = following
-    return times
-
-
-def walls(times: list[datetime], tz: ZoneInfo = NY) -> list[str]:
-    """Fire times as wall-clock readings with their offset, for readable comparisons."""
-    return [time.astimezone(tz).isoformat() for time in times]
 
 
 # -- day-of-week numbering ---------------------------------------------------------------

@@ -7,22 +7,16 @@ The rules are those of /work/shared/design/schedule-semantics.md ("interval", "d
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from app.schedules.errors import ScheduleValidationError
 from app.schedules.triggers import ScheduleTrigger, build_trigger
+from tests.unit.test_schedules.timeline import NEW_YORK, NY, fire_times, utc, walls
 
-NEW_YORK = "America/New_York"
-NY = ZoneInfo(NEW_YORK)
 TICK = timedelta(microseconds=1)
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 def interval(
@@ -33,22 +27,6 @@ def interval(
 
 def date_schedule(config: dict[str, Any], timezone: str = "UTC") -> ScheduleTrigger:
     return build_trigger("date", config, timezone)
-
-
-def fire_times(trigger: ScheduleTrigger, after: datetime, count: int) -> list[datetime]:
-    """The `count` fire times following `after`, each found from the previous one."""
-    times: list[datetime] = []
-    moment = after
-    for _ in range(count):
-        following = trigger.next_after(moment)
-        assert following is not None, f"no fire time after {moment.isoformat()}"
-        times.append(following)
-        moment = following
-    return times
-
-
-def walls(times: list[datetime], tz: ZoneInfo = NY) -> list[str]:
-    return [time.astimezone(tz).isoformat() for time in times]
 
 
 # -- interval: anchoring -----------------------------------------------------------------
