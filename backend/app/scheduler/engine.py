@@ -228,10 +228,6 @@ class SchedulerEngine:
         self._stopping.set()
         self._wake.set()
 
-    def wake(self) -> None:
-        """Look for due schedules now instead of at the next poll."""
-        self._wake.set()
-
     async def shutdown(self) -> None:
         """Stop and wait for the loop to end."""
         self.stop()

@@ -39,13 +39,6 @@ def is_imaginary(wall: datetime, tz: ZoneInfo) -> bool:
     return aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != wall
 
 
-def is_ambiguous(wall: datetime, tz: ZoneInfo) -> bool:
-    """True when the naive wall-clock time `wall` occurs twice in `tz` (a DST fall-back)."""
-    return (
-        wall.replace(tzinfo=tz, fold=0).utcoffset() != wall.replace(tzinfo=tz, fold=1).utcoffset()
-    )
-
-
 def to_wall(instant: datetime, tz: ZoneInfo) -> datetime:
     """The naive wall-clock reading of `instant` in `tz`."""
     return instant.astimezone(tz).replace(tzinfo=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -114,8 +114,3 @@ def parse_metadata(raw: object) -> ScheduleMetadata:
                 f"a tag is a non-empty string of at most {MAX_TAG_LENGTH} characters",
             )
     return parsed
-
-
-def metadata_defaults(raw: Mapping[str, Any] | None) -> ScheduleMetadata:
-    """The parsed metadata, or all defaults when there is none."""
-    return parse_metadata(raw or {})
