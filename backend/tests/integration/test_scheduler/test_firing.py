@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.models import Workflow
 from app.scheduler import EngineConfig, SchedulerEngine
 from tests.integration.test_scheduler.helpers import (
+    Created,
     create_schedule,
     executions,
     fire_times,
@@ -24,6 +25,19 @@ HALF_SECOND = timedelta(milliseconds=500)
 
 def utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+
+
+async def every_minute(
+    sessions: Sessions, start: datetime, metadata: dict[str, object] | None = None
+) -> Created:
+    """A UTC schedule firing every minute whose next fire time is `start`."""
+    return await create_schedule(
+        sessions,
+        next_run_at=start,
+        schedule_config={"cron_expression": "* * * * *"},
+        timezone="UTC",
+        metadata_=metadata or {},
+    )
 
 
 async def run_on_time(db: AsyncEngine, sessions: Sessions, schedule_id: object, fires: int) -> None:
@@ -137,12 +151,7 @@ class TestMisfires:
         self, db: AsyncEngine, sessions: Sessions
     ) -> None:
         start = utc(2027, 1, 4, 9, 0)
-        created = await create_schedule(
-            sessions,
-            next_run_at=start,
-            schedule_config={"cron_expression": "* * * * *"},
-            timezone="UTC",
-        )
+        created = await every_minute(sessions, start)
         now = start + timedelta(minutes=10, seconds=5)  # down for ten minutes
         report = await SchedulerEngine(db).run_due(now=now)
         # 09:00..09:10 were due; grace 60 s keeps 09:10 only... and 09:09:05 is outside.
@@ -158,13 +167,7 @@ class TestMisfires:
         self, db: AsyncEngine, sessions: Sessions
     ) -> None:
         start = utc(2027, 1, 4, 9, 0)
-        created = await create_schedule(
-            sessions,
-            next_run_at=start,
-            schedule_config={"cron_expression": "* * * * *"},
-            timezone="UTC",
-            metadata_={"misfire_grace_time": 3600},
-        )
+        created = await every_minute(sessions, start, {"misfire_grace_time": 3600})
         await SchedulerEngine(db).run_due(now=start + timedelta(minutes=4, seconds=1))
         assert await fire_times(db, created.schedule_id) == [start + timedelta(minutes=4)]
         after = await load(sessions, created.schedule_id)
@@ -176,12 +179,8 @@ class TestMisfires:
         self, db: AsyncEngine, sessions: Sessions
     ) -> None:
         start = utc(2027, 1, 4, 9, 0)
-        created = await create_schedule(
-            sessions,
-            next_run_at=start,
-            schedule_config={"cron_expression": "* * * * *"},
-            timezone="UTC",
-            metadata_={"misfire_grace_time": 150, "coalesce": False},
+        created = await every_minute(
+            sessions, start, {"misfire_grace_time": 150, "coalesce": False}
         )
         await SchedulerEngine(db).run_due(now=start + timedelta(minutes=4, seconds=1))
         assert await fire_times(db, created.schedule_id) == [
@@ -208,12 +207,7 @@ class TestSkips:
         self, db: AsyncEngine, sessions: Sessions
     ) -> None:
         start = utc(2027, 1, 4, 9, 0)
-        created = await create_schedule(
-            sessions,
-            next_run_at=start,
-            schedule_config={"cron_expression": "* * * * *"},
-            timezone="UTC",
-        )
+        created = await every_minute(sessions, start)
         scheduler = SchedulerEngine(db)
         await scheduler.run_due(now=start + timedelta(seconds=1))
         # A pending execution does not count: the next minute fires too.
@@ -234,13 +228,7 @@ class TestSkips:
         self, db: AsyncEngine, sessions: Sessions
     ) -> None:
         start = utc(2027, 1, 4, 9, 0)
-        created = await create_schedule(
-            sessions,
-            next_run_at=start,
-            schedule_config={"cron_expression": "* * * * *"},
-            timezone="UTC",
-            metadata_={"max_instances": 2},
-        )
+        created = await every_minute(sessions, start, {"max_instances": 2})
         scheduler = SchedulerEngine(db)
         for minute in range(3):
             await scheduler.run_due(now=start + timedelta(minutes=minute, seconds=1))
