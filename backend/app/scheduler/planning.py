@@ -97,10 +97,10 @@ def cached_options(metadata_json: str) -> ScheduleMetadata:
     return parse_metadata(json.loads(metadata_json))
 
 
-def trigger_of(due: DueSchedule) -> ScheduleTrigger:
-    """The trigger of a claimed row (the interval anchor matters only for intervals)."""
-    anchor = due.created_at if due.schedule_type == "interval" else None
-    return cached_trigger(due.schedule_type, due.config_json, due.timezone, anchor)
+def trigger_of(row: DueSchedule | UnplannedSchedule) -> ScheduleTrigger:
+    """The trigger of a schedule row (the interval anchor matters only for intervals)."""
+    anchor = row.created_at if row.schedule_type == "interval" else None
+    return cached_trigger(row.schedule_type, row.config_json, row.timezone, anchor)
 
 
 def _due_fire_times(
@@ -157,9 +157,8 @@ def plan_fires(due: DueSchedule, now: datetime) -> FirePlan:
 
 def replan(row: UnplannedSchedule, now: datetime) -> tuple[uuid.UUID, datetime | None, str | None]:
     """Next fire time for a schedule that lost it: (id, time or None when done, reason)."""
-    anchor = row.created_at if row.schedule_type == "interval" else None
     try:
-        trigger = cached_trigger(row.schedule_type, row.config_json, row.timezone, anchor)
+        trigger = trigger_of(row)
         options = cached_options(row.metadata_json)
     except (ScheduleValidationError, ValueError):
         return row.id, None, SkipReason.INVALID_CONFIG
