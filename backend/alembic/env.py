@@ -10,7 +10,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.db.url import to_async_url
+from app.core.database_url import to_async_url
 from app.models import Base
 
 config = context.config

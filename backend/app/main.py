@@ -1,4 +1,7 @@
-"""The FastAPI application: settings, database engine lifecycle, health check."""
+"""The composition root: builds the settings, the database, the firing engine and the routers.
+
+The lifespan opens the database and starts the firing engine when enabled; GET /health.
+"""
 
 from __future__ import annotations
 
@@ -14,42 +17,42 @@ from app.api.deps import LiveUsers
 from app.api.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.settings import Settings, get_settings
-from app.db.engine import create_engine, create_session_factory
-from app.scheduler.engine import SchedulerEngine
+from app.db.database import create_database, create_session_factory
+from app.scheduler.engine import EngineConfig, SchedulerEngine
 from app.schedules.router import router as schedules_router
 from app.users.router import router as users_router
 from app.workflows.router import router as workflows_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; the engine opens at start-up and is disposed of at shutdown."""
+    """Build the app; the database opens at start-up and is disposed of at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = settings or get_settings()
         configure_logging(resolved.log_level)
         app.state.settings = resolved
-        engine = create_engine(
+        database = create_database(
             resolved.database_url,
             pool_size=resolved.database_pool_size,
             echo=resolved.database_echo,
         )
-        app.state.engine = engine
-        app.state.session_factory = create_session_factory(engine)
+        app.state.database = database
+        app.state.session_factory = create_session_factory(database)
         # Same pool; statements of read-only requests run without a transaction around them.
-        app.state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        app.state.read_session_factory = create_session_factory(app.state.read_engine)
+        app.state.read_database = database.execution_options(isolation_level="AUTOCOMMIT")
+        app.state.read_session_factory = create_session_factory(app.state.read_database)
         app.state.live_users = LiveUsers(resolved.auth_cache_seconds)
         app.state.scheduler = None
         if resolved.scheduler_enabled:
-            app.state.scheduler = SchedulerEngine(engine, resolved.engine_config())
+            app.state.scheduler = SchedulerEngine(database, EngineConfig.from_settings(resolved))
             app.state.scheduler.start()
         try:
             yield
         finally:
             if app.state.scheduler is not None:
                 await app.state.scheduler.shutdown()
-            await engine.dispose()
+            await database.dispose()
 
     app = FastAPI(
         title="PasteTrader backend",
@@ -63,11 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", tags=["health"])
     async def health(request: Request) -> JSONResponse:
-        """Report the database and the scheduler engine (503 when the database is down)."""
+        """Report the database and the firing engine (503 when the database is down)."""
         body: dict[str, Any] = {"status": "ok", "database": "ok"}
         scheduler: SchedulerEngine | None = request.app.state.scheduler
         try:
-            async with request.app.state.engine.connect() as connection:
+            async with request.app.state.database.connect() as connection:
                 await connection.execute(text("SELECT 1"))
             body["scheduler"] = await scheduler.status() if scheduler else {"state": "disabled"}
         except Exception as exc:  # any failure means unhealthy

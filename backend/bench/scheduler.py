@@ -32,15 +32,15 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine, text
-from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import create_database as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core.database_url import with_database
 from app.db.admin import ensure_database, migrate
-from app.db.engine import create_engine
-from app.db.url import with_database
+from app.db.database import create_database
 from app.scheduler import EngineConfig, SchedulerEngine
 from app.scheduler.planning import FirePlan
-from app.scheduler.repository import _CLAIM_DUE
+from app.scheduler.queries import _CLAIM_DUE
 
 BENCH_DATABASE = "pastetrader_bench"
 
@@ -301,7 +301,7 @@ async def scale(db: AsyncEngine, database_url: str, size: int) -> dict[str, obje
     )  # fmt: skip
     began = time.perf_counter()
     engine = SchedulerEngine(
-        create_engine(database_url, pool_size=2), EngineConfig(log_fires=False)
+        create_database(database_url, pool_size=2), EngineConfig(log_fires=False)
     )
     await engine.reconcile()
     await engine.run_due()
@@ -392,7 +392,7 @@ async def main(args: argparse.Namespace) -> None:
     database_url = ensure_database(server_url, BENCH_DATABASE, recreate=True)
     migrate(database_url)
     sync_url = with_database(server_url, BENCH_DATABASE).replace("+asyncpg", "+psycopg")
-    db = create_engine(database_url, pool_size=5)
+    db = create_database(database_url, pool_size=5)
     table: list[Row] = []
     notes: list[str] = []
     try:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from app.db.engine import create_engine
+from app.db.database import create_database
 from tests.database import recreate_database, test_server, upgrade
 
 TEST_DATABASE = "pastetrader_test"
@@ -42,7 +42,7 @@ def engine_database_url(server_url: str) -> str:
 @pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     """One engine for the run."""
-    engine = create_engine(database_url, pool_size=5)
+    engine = create_database(database_url, pool_size=5)
     yield engine
     await engine.dispose()
 
@@ -74,7 +74,7 @@ async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
 @pytest.fixture
 async def committed_db(engine_database_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine on the committed-data database, emptied first."""
-    engine = create_engine(engine_database_url, pool_size=5)
+    engine = create_database(engine_database_url, pool_size=5)
     async with engine.begin() as connection:
         await connection.execute(
             text("TRUNCATE users, workflows, schedules, workflow_executions CASCADE")

@@ -8,9 +8,9 @@ from contextlib import ExitStack, contextmanager
 
 from alembic import command
 
+from app.core.database_url import to_async_url
 from app.db.admin import alembic_config, ensure_database, migrate, run_in_thread
 from app.db.embedded import embedded_server
-from app.db.url import to_async_url
 
 
 @contextmanager

@@ -45,7 +45,7 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 async def get_read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     """A bare autocommit connection for the hottest reads (no ORM session around it)."""
-    async with request.app.state.read_engine.connect() as connection:
+    async with request.app.state.read_database.connect() as connection:
         yield connection
 
 
@@ -54,7 +54,7 @@ ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection)]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
 
-_LIVE_USER = select(User.id).where(User.is_active.is_(True), User.deleted_at.is_(None))
+_LIVE_USER = select(User.id).where(User.is_active.is_(True), User.not_deleted())
 
 
 class LiveUsers:
@@ -68,12 +68,12 @@ class LiveUsers:
         self.ttl = ttl
         self._until: dict[uuid.UUID, float] = {}
 
-    async def is_live(self, engine: AsyncEngine, user_id: uuid.UUID) -> bool:
+    async def is_live(self, database: AsyncEngine, user_id: uuid.UUID) -> bool:
         """True when the user may act now (looked up at most once per `ttl`)."""
         now = time.monotonic()
         if self._until.get(user_id, 0.0) > now:
             return True
-        async with engine.connect() as connection:
+        async with database.connect() as connection:
             live = await connection.scalar(_LIVE_USER.where(User.id == user_id)) is not None
         if live:
             if len(self._until) > _MAX_REMEMBERED:
@@ -95,7 +95,7 @@ async def get_current_user(
     """The live, active user named by the bearer token; 401 otherwise."""
     user_id = read_access_token(token, settings.jwt_secret_value) if token else None
     live_users: LiveUsers = request.app.state.live_users
-    if user_id is not None and await live_users.is_live(request.app.state.read_engine, user_id):
+    if user_id is not None and await live_users.is_live(request.app.state.read_database, user_id):
         return Principal(user_id)
     raise UnauthorizedError("Not authenticated")
 

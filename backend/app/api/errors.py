@@ -12,10 +12,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import Column, TextClause
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql import visitors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.errors import FieldValidationError
-from app.schedules.errors import error_path
+from app.core.errors import FieldValidationError, error_path
+from app.models import Base
 
 
 class ErrorDetail(BaseModel):
@@ -137,12 +141,51 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail))
 
 
+def _constraint_fields(name: str | None) -> list[str]:
+    """The columns a named constraint or index of our schema covers (found in the metadata)."""
+    for table in Base.metadata.tables.values():
+        items: list[Any] = [*table.constraints, *table.indexes]
+        for item in items:
+            if item.name != name:
+                continue
+            fields: list[str] = []
+            for expression in [*getattr(item, "expressions", ()), *item.columns]:
+                for element in visitors.iterate(expression):
+                    if isinstance(element, Column):
+                        fields.append(element.name)
+                    elif isinstance(element, TextClause) and element.text in table.columns:
+                        fields.append(element.text)
+            return list(dict.fromkeys(fields)) or [str(name)]
+    return [name or "body"]
+
+
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    """A constraint the database enforces refused the write (e.g. two registrations of one
+    email racing past the service's check): the request conflicts with existing data."""
+    assert isinstance(exc, IntegrityError)
+    constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
+    details = [(field, "conflicts with existing data") for field in _constraint_fields(constraint)]
+    return error_response(409, "conflict", "The change conflicts with existing data", details)
+
+
+async def _stale_data(request: Request, exc: Exception) -> JSONResponse:
+    """An optimistic lock (a `version` column) saw another writer change the row first."""
+    return error_response(
+        409,
+        "conflict",
+        "The object was changed by another request; read it again and retry",
+        [("version", "stale")],
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error through the one shape."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(FieldValidationError, _field_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(StaleDataError, _stale_data)
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

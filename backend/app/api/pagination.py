@@ -9,12 +9,14 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Select, tuple_
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import ColumnElement, Select, UnaryExpression, tuple_
+from sqlalchemy.orm import InstrumentedAttribute, QueryableAttribute
 
 from app.api.errors import InvalidInputError
 
 T = TypeVar("T")
+# A column as a model attribute (Schedule.created_at) or as a Core expression.
+Column = ColumnElement[Any] | QueryableAttribute[Any]
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 
@@ -47,6 +49,17 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         ) from None
 
 
+def after_position(order: Column, row_id: Column, after: Any, after_id: Any) -> ColumnElement[bool]:
+    """Rows past a cursor's (moment, id) in newest-first order: a row comparison, which an
+    index on (..., order, id) serves directly. `after` may be a value or a bind parameter."""
+    return tuple_(order, row_id) < tuple_(after, after_id)
+
+
+def newest_first(order: Column, row_id: Column) -> tuple[UnaryExpression[Any], ...]:
+    """The ORDER BY of every keyset page: (`order`, id) descending."""
+    return order.desc(), row_id.desc()
+
+
 def paginate(
     statement: Select[Any],
     order: InstrumentedAttribute[Any],
@@ -57,10 +70,8 @@ def paginate(
     """Order newest first by (`order`, id) and start after `cursor`; fetches one extra row
     to know whether more follow."""
     if cursor is not None:
-        after, after_id = decode_cursor(cursor)
-        # A row comparison, which an index on (..., order, id) serves directly.
-        statement = statement.where(tuple_(order, row_id) < tuple_(after, after_id))
-    return statement.order_by(order.desc(), row_id.desc()).limit(limit + 1)
+        statement = statement.where(after_position(order, row_id, *decode_cursor(cursor)))
+    return statement.order_by(*newest_first(order, row_id)).limit(limit + 1)
 
 
 def page_of(rows: list[Any], limit: int, order: str = "created_at") -> tuple[list[Any], str | None]:

@@ -10,7 +10,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from app.schedules.clock import utc_now
+from app.core.clock import utc_now
 
 
 @dataclass(frozen=True, slots=True)

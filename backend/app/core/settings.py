@@ -1,4 +1,8 @@
-"""Application settings, read from environment variables (and an optional `.env`)."""
+"""Application settings, read from environment variables (and an optional `.env`).
+
+Plain values only: the composition roots (`app.main`, `python -m app.scheduler`) build
+the database and firing engines from them.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,7 @@ from functools import lru_cache
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.db.url import to_async_url
-from app.scheduler.engine import EngineConfig
+from app.core.database_url import to_async_url
 
 MIN_SECRET_LENGTH = 32
 
@@ -62,15 +65,6 @@ class Settings(BaseSettings):
         """The signing secret."""
         assert self.jwt_secret is not None
         return self.jwt_secret.get_secret_value()
-
-    def engine_config(self) -> EngineConfig:
-        """The scheduler engine's settings."""
-        return EngineConfig(
-            batch_size=self.scheduler_batch_size,
-            poll_interval=self.scheduler_poll_interval,
-            reconcile_interval=self.scheduler_reconcile_interval,
-            log_fires=self.scheduler_log_fires,
-        )
 
     @field_validator("database_url")
     @classmethod

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
-from app.db.url import with_database
+from app.core.database_url import with_database
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.database_url import to_async_url
 from app.db.admin import ensure_database
-from app.db.url import to_async_url
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_DATA_DIR = REPO_ROOT / ".pgdata"

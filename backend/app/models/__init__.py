@@ -1,6 +1,8 @@
-"""PasteTrader ORM models: one import target for services and Alembic (data-model.md)."""
+"""PasteTrader ORM models: one import target for services and Alembic (docs/data-model.md)."""
 
-from app.models import events as _events  # noqa: F401  # registers the unit-of-work rules
+# Registered before any model is used: attribute guards, then the unit-of-work rules.
+from app.models import column_guards as _column_guards  # noqa: F401
+from app.models import unit_of_work as _unit_of_work  # noqa: F401
 from app.models.agent import Agent
 from app.models.base import Base, SoftDeleteMixin, TimestampMixin, UUIDMixin
 from app.models.enums import (

@@ -1,4 +1,4 @@
-"""Enumerations stored as VARCHAR with a named CHECK constraint (data-model.md)."""
+"""Enumerations stored as VARCHAR with a named CHECK constraint (docs/data-model.md)."""
 
 from __future__ import annotations
 
@@ -79,10 +79,7 @@ class LogLevel(_StrValueEnum):
 
 
 class ScheduleType(_StrValueEnum):
-    """Schedule type classification: the kinds of schedule APScheduler supports.
-
-    TAG: [SPEC-006] [SCHEDULE] [ENUM]
-    """
+    """Schedule type classification: the kinds of schedule APScheduler supports."""
 
     CRON = "cron"
     INTERVAL = "interval"

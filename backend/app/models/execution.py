@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ForeignKey, Index, Integer, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from app.core.clock import utc_now
 from app.models.base import Base, TimestampMixin, UUIDMixin
 from app.models.enums import ExecutionStatus, LogLevel, TriggerType
 from app.models.json import JSONObject
 from app.models.types import UTCDateTime, coerce_enum, enum_type
-from app.schedules.clock import utc_now
 
 if TYPE_CHECKING:
     from app.models.schedule import Schedule

@@ -1,25 +1,27 @@
-"""The Schedule model (SPEC-006): when a workflow runs, and the record of its runs."""
+"""The Schedule model: when a workflow runs, and the record of its runs (docs/data-model.md)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, inspect, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from app.core.clock import utc_now
 from app.models.base import Base, SoftDeleteMixin, TimestampMixin, UUIDMixin
 from app.models.enums import ScheduleType
 from app.models.json import ValidatedJSONObject
 from app.models.types import UTCDateTime, coerce_enum, enum_type, require_aware
-from app.schedules.clock import get_zone, utc_now
-from app.schedules.config import CONFIG_FIELD
-from app.schedules.errors import ScheduleValidationError
-from app.schedules.expiry import is_expired
-from app.schedules.metadata import ScheduleMetadata, parse_metadata
-from app.schedules.triggers import ScheduleTrigger, build_trigger, upcoming_fire
+from app.timing import lifecycle
+from app.timing.definitions import CONFIG_FIELD, ScheduleDefinition, parse_definition
+from app.timing.errors import ScheduleValidationError
+from app.timing.lifecycle import SkipReason, job_id_for
+from app.timing.run_options import RunOptions, parse_run_options
+from app.timing.triggers import ScheduleTrigger, build_trigger, trigger_of
+from app.timing.zones import get_zone
 
 if TYPE_CHECKING:
     from app.models.user import User
@@ -27,19 +29,31 @@ if TYPE_CHECKING:
 
 NAME_MAX_LENGTH = 255
 TIMEZONE_MAX_LENGTH = 50
+PAUSE_NOTE_MAX_LENGTH = 1000
 # Changes to these attributes move the next fire time.
 _TIMING_ATTRIBUTES = ("schedule_type", "schedule_config", "timezone", "is_active", "deleted_at")
 
 
 def generate_job_id(schedule_id: uuid.UUID) -> str:
-    """The engine's job id for a schedule: `schedule_<uuid>`."""
-    return f"schedule_{schedule_id}"
+    """The firing engine's job id for a schedule: `schedule_<uuid>`."""
+    return job_id_for(schedule_id)
+
+
+def live_and_active(alias: str | None = None) -> str:
+    """SQL: the schedule is enabled and not deleted, so it may fire (`alias.` before columns).
+
+    The one text of this predicate: the partial index below and the firing engine's
+    statements use it; `Schedule.is_live_and_active` is its Python twin.
+    """
+    prefix = f"{alias}." if alias else ""
+    return f"{prefix}is_active AND {prefix}deleted_at IS NULL"
+
+
+_SKIP_REASONS = ", ".join(f"'{reason.value}'" for reason in SkipReason)
 
 
 class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
     """Workflow schedule configuration: cron, interval or one-time, in a time zone.
-
-    TAG: [SPEC-006] [SCHEDULE] [MODEL]
 
     Every write path validates `schedule_type`, `schedule_config`, `timezone` and
     `metadata` (ScheduleValidationError names the field); `next_run_at` is recomputed
@@ -51,11 +65,7 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
         CheckConstraint("run_count >= 0", name="run_count_non_negative"),
         CheckConstraint("missed_count >= 0", name="missed_count_non_negative"),
         CheckConstraint("skipped_count >= 0", name="skipped_count_non_negative"),
-        CheckConstraint(
-            "last_skip_reason IN ('misfire', 'coalesced', 'max_instances', 'workflow_inactive',"
-            " 'invalid_config')",
-            name="last_skip_reason",
-        ),
+        CheckConstraint(f"last_skip_reason IN ({_SKIP_REASONS})", name="last_skip_reason"),
         Index("idx_schedules_workflow", "workflow_id"),
         # Leads with user_id (the FK) and serves a user's pages, newest first (API lists).
         Index("idx_schedules_user", "user_id", "created_at", "id"),
@@ -74,7 +84,7 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
         Index(
             "idx_schedules_unplanned",
             "id",
-            postgresql_where=text("next_run_at IS NULL AND is_active AND deleted_at IS NULL"),
+            postgresql_where=text(f"next_run_at IS NULL AND {live_and_active()}"),
         ),
     )
 
@@ -143,7 +153,7 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
 
     @validates("metadata_")
     def _validate_metadata(self, key: str, value: Any) -> Any:
-        parse_metadata(value)
+        parse_run_options(value)
         return value
 
     def validate_json_change(self, key: str, value: Mapping[str, Any]) -> None:
@@ -151,7 +161,7 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
         if key == "schedule_config":
             self._check_timing(self.schedule_type, value, self.timezone)
         elif key == "metadata_":
-            parse_metadata(value)
+            parse_run_options(value)
 
     def _check_timing(self, schedule_type: Any, config: Any, timezone: str | None) -> None:
         if config is not None and not isinstance(config, Mapping):
@@ -168,42 +178,51 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
         coerce_enum(ScheduleType, self.schedule_type, "schedule_type", ScheduleValidationError)
         get_zone(self.timezone or "UTC")
         self.trigger()
-        parse_metadata(self.metadata_ or {})
+        parse_run_options(self.metadata_ or {})
         if (self.run_count or 0) < 0:
             raise ScheduleValidationError("run_count", "cannot be negative")
 
     # -- time ---------------------------------------------------------------------------
 
-    def trigger(self) -> ScheduleTrigger:
-        """This schedule's fire times as an APScheduler trigger (the engine's math)."""
-        return build_trigger(
-            self.schedule_type, self.schedule_config, self.timezone or "UTC", self.created_at
+    def definition(self) -> ScheduleDefinition:
+        """`schedule_config` parsed in the schedule's zone (dates as UTC instants)."""
+        return parse_definition(
+            self.schedule_type, self.schedule_config, get_zone(self.timezone or "UTC")
         )
 
+    def trigger(self) -> ScheduleTrigger:
+        """This schedule's fire times as an APScheduler trigger (the firing engine's math)."""
+        return trigger_of(self.definition(), self.created_at)
+
     @property
-    def options(self) -> ScheduleMetadata:
+    def options(self) -> RunOptions:
         """Parsed metadata with the engine options (max_instances, coalesce, grace)."""
-        return parse_metadata(self.metadata_ or {})
+        return parse_run_options(self.metadata_ or {})
 
     def next_run_after(self, moment: datetime) -> datetime | None:
         """The first fire time strictly after `moment` (aware), in UTC; None when none remains."""
         return self.trigger().next_after(moment)
 
     def is_expired_at(self, now: datetime) -> bool:
-        """Whether no fire can happen any more as of `now` (see schedule-semantics.md)."""
-        return is_expired(
-            self.schedule_type,
-            self.schedule_config or {},
-            self.timezone or "UTC",
-            self.metadata_,
-            has_run=self.has_run,
+        """Whether no fire can happen any more as of `now` (docs/schedules.md, "Expiry")."""
+        return lifecycle.definition_is_expired(
+            self.definition(), ran=self.has_run, grace=self.options.misfire_grace, now=now
+        )
+
+    def never_fires_reason(self, now: datetime) -> str | None:
+        """Why the schedule could never fire from `now` on, were it active; None if it can."""
+        return lifecycle.never_fires_reason(
+            self.definition(),
+            self.trigger(),
+            ran=self.has_run,
+            grace=self.options.misfire_grace,
             now=now,
         )
 
     @property
     def has_run(self) -> bool:
-        """True once the engine has fired the schedule."""
-        return self.last_run_at is not None or (self.run_count or 0) > 0
+        """True once the firing engine has fired the schedule."""
+        return lifecycle.has_run(self.last_run_at, self.run_count)
 
     @property
     def is_expired(self) -> bool:
@@ -220,22 +239,24 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
         """True for CRON and INTERVAL schedules."""
         return self.schedule_type in (ScheduleType.CRON, ScheduleType.INTERVAL)
 
+    @property
+    def is_live_and_active(self) -> bool:
+        """Enabled and not deleted: the schedule may fire (`live_and_active()` in SQL)."""
+        return bool(self.is_active) and not self.is_deleted
+
     def upcoming_run(self, now: datetime) -> datetime | None:
         """What `next_run_at` should be as of `now`: None when inactive, deleted or expired.
 
         A one-time schedule whose `run_date` just passed (within its grace) is still due.
         """
-        if not self.is_active or self.is_deleted:
+        if not self.is_live_and_active:
             return None
         return self.next_fire_from(now)
 
     def next_fire_from(self, now: datetime) -> datetime | None:
         """The fire time `next_run_at` would hold if the schedule were active and live."""
-        return upcoming_fire(
-            self.trigger(),
-            now,
-            has_run=self.has_run,
-            grace=timedelta(seconds=self.options.effective_misfire_grace_time),
+        return lifecycle.upcoming_fire(
+            self.trigger(), now, ran=self.has_run, grace=self.options.misfire_grace
         )
 
     # -- state changes ------------------------------------------------------------------
@@ -248,7 +269,7 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
     def activate(self) -> None:
         """Enable the schedule and compute its next fire time; refused when expired."""
         if self.is_expired:
-            raise ValueError("Cannot activate an expired schedule")
+            raise ScheduleValidationError("is_active", "Cannot activate an expired schedule")
         self.is_active = True
         self.next_run_at = self.upcoming_run(utc_now())
 
@@ -264,7 +285,7 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
         self.pause_note = note
 
     def resume(self) -> None:
-        """Activate again and forget the pause; refused (ValueError) when expired."""
+        """Activate again and forget the pause; refused (ScheduleValidationError) when expired."""
         self.activate()
         self.paused_at = None
         self.pause_note = None
@@ -285,7 +306,7 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
         if self.created_at is None:
             self.created_at = now
         if self.job_id is None:
-            self.job_id = generate_job_id(self.id)
+            self.job_id = job_id_for(self.id)
         state = inspect(self)
         if is_new or any(state.attrs[name].history.has_changes() for name in _TIMING_ATTRIBUTES):
             self.next_run_at = self.upcoming_run(now)

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from app.models.tool import Tool
     from app.models.user import User
 
+NAME_MAX_LENGTH = 255
+
 
 class Workflow(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
     """A trader's method as a graph; soft-deleting it soft-deletes its schedules at flush."""
@@ -42,7 +44,7 @@ class Workflow(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
     )
 
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
     description: Mapped[str | None] = mapped_column(Text)
     config: Mapped[dict[str, Any]] = mapped_column(
         JSONObject, default=dict, server_default=text("'{}'::jsonb")

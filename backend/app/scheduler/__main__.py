@@ -1,4 +1,4 @@
-"""`python -m app.scheduler`: run the engine alone, with the app's settings (DATABASE_URL).
+"""`python -m app.scheduler`: run the firing engine alone, with the app's settings.
 
 SIGTERM or SIGINT stops it after the pass in flight has committed.
 """
@@ -10,16 +10,16 @@ import signal
 
 from app.core.logging import configure_logging
 from app.core.settings import get_settings
-from app.db.engine import create_engine
-from app.scheduler.engine import SchedulerEngine
+from app.db.database import create_database
+from app.scheduler.engine import EngineConfig, SchedulerEngine
 
 
 async def main() -> None:
-    """Run one engine until a stop signal."""
+    """Run one firing engine until a stop signal."""
     settings = get_settings()
     configure_logging(settings.log_level)
-    database = create_engine(settings.database_url, pool_size=2)
-    scheduler = SchedulerEngine(database, settings.engine_config())
+    database = create_database(settings.database_url, pool_size=2)
+    scheduler = SchedulerEngine(database, EngineConfig.from_settings(settings))
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, scheduler.stop)

@@ -18,9 +18,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.scheduler import repository
+from app.core.clock import utc_now
+from app.core.settings import Settings
+from app.scheduler import queries
 from app.scheduler.planning import FirePlan, plan_fires, replan
-from app.schedules.clock import utc_now
 
 logger = logging.getLogger("app.scheduler")
 
@@ -35,6 +36,16 @@ class EngineConfig:
     poll_interval: float = 0.5
     reconcile_interval: float = 30.0
     log_fires: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EngineConfig:
+        """The firing engine's knobs as the app's settings give them."""
+        return cls(
+            batch_size=settings.scheduler_batch_size,
+            poll_interval=settings.scheduler_poll_interval,
+            reconcile_interval=settings.scheduler_reconcile_interval,
+            log_fires=settings.scheduler_log_fires,
+        )
 
 
 @dataclass(slots=True)
@@ -57,15 +68,15 @@ class ReconcileReport:
 
 
 class SchedulerEngine:
-    """Turns due schedules into pending workflow executions, exactly once."""
+    """The firing engine: turns due schedules into pending workflow executions, exactly once."""
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        database: AsyncEngine,
         config: EngineConfig | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        self._engine = engine
+        self._database = database
         self.config = config or EngineConfig()
         self._clock = clock
         self.instance_id = uuid.uuid4().hex[:8]
@@ -96,14 +107,14 @@ class SchedulerEngine:
                 return
 
     async def _fire_batch(self, now: datetime) -> PassReport:
-        async with self._engine.begin() as connection:
-            due = await repository.claim_due(connection, now, self.config.batch_size)
+        async with self._database.begin() as connection:
+            due = await queries.claim_due(connection, now, self.config.batch_size)
             if not due:
                 return PassReport()
             plans = [plan_fires(schedule, now) for schedule in due]
-            inserted = await repository.insert_executions(connection, repository.fires_of(plans))
+            inserted = await queries.insert_executions(connection, queries.fires_of(plans))
             fired = Counter(schedule_id for _, schedule_id in inserted)
-            await repository.advance_schedules(connection, plans, fired, now)
+            await queries.advance_schedules(connection, plans, fired, now)
         committed_at = self._clock()
         self._log(plans, fired, committed_at)
         return PassReport(
@@ -136,8 +147,8 @@ class SchedulerEngine:
 
     async def status(self) -> dict[str, object]:
         """State for /health: running or not, last pass, lag of the oldest due schedule."""
-        async with self._engine.connect() as connection:
-            earliest = await repository.earliest_due(connection)
+        async with self._database.connect() as connection:
+            earliest = await queries.earliest_due(connection)
         now = self._clock()
         lag = max(0.0, (now - earliest).total_seconds()) if earliest is not None else 0.0
         return {
@@ -156,11 +167,11 @@ class SchedulerEngine:
         """Repair rows out of line: active without a next fire time, paused but still due."""
         moment = now or self._clock()
         report = ReconcileReport()
-        async with self._engine.begin() as connection:
-            rows = await repository.claim_unplanned(connection, self.config.batch_size)
+        async with self._database.begin() as connection:
+            rows = await queries.claim_unplanned(connection, self.config.batch_size)
             plans = [replan(row, moment) for row in rows]
-            await repository.write_plans(connection, plans)
-            cleared = await repository.clear_stale(connection, moment)
+            await queries.write_plans(connection, plans)
+            cleared = await queries.clear_stale(connection, moment)
         for schedule_id, next_run_at, reason in plans:
             if next_run_at is None:
                 report.deactivated += 1
@@ -183,8 +194,8 @@ class SchedulerEngine:
     # -- the loop -----------------------------------------------------------------------
 
     async def _sleep_until_due(self) -> None:
-        async with self._engine.connect() as connection:
-            earliest = await repository.earliest_due(connection)
+        async with self._database.connect() as connection:
+            earliest = await queries.earliest_due(connection)
         delay = self.config.poll_interval
         if earliest is not None:
             delay = min(delay, max(0.0, (earliest - self._clock()).total_seconds()))

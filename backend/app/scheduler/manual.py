@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import Schedule, TriggerType
-from app.scheduler.repository import Fire, insert_executions
+from app.scheduler.queries import Fire, insert_executions
 
 
 async def fire_now(connection: AsyncConnection, schedule: Schedule, now: datetime) -> uuid.UUID:
@@ -19,7 +19,7 @@ async def fire_now(connection: AsyncConnection, schedule: Schedule, now: datetim
     time can still never yield two executions.
     """
     inserted = await insert_executions(
-        connection, [Fire(schedule.workflow_id, schedule.id, now)], TriggerType.MANUAL.value
+        connection, [Fire(schedule.workflow_id, schedule.id, now)], TriggerType.MANUAL
     )
     if not inserted:  # the same microsecond twice: take the next one
         return await fire_now(connection, schedule, now + timedelta(microseconds=1))

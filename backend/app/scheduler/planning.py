@@ -1,7 +1,7 @@
 """What to do with one due schedule: which fire times run, which are missed or skipped.
 
 Pure functions over a claimed row and the engine's clock; the rules are those of
-schedule-semantics.md ("Firing") with APScheduler 3's job options:
+docs/schedules.md ("Firing") with APScheduler 3's job options:
 
 - a fire time more than `misfire_grace_time` in the past is missed;
 - with `coalesce`, the runnable fire times fold into one run at the latest of them;
@@ -16,22 +16,13 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 
-from app.schedules.errors import ScheduleValidationError
-from app.schedules.metadata import ScheduleMetadata, parse_metadata
-from app.schedules.triggers import ScheduleTrigger, build_trigger, upcoming_fire
-
-
-class SkipReason:
-    """Why a fire did not run (stored in `schedules.last_skip_reason`)."""
-
-    MISFIRE = "misfire"
-    COALESCED = "coalesced"
-    MAX_INSTANCES = "max_instances"
-    WORKFLOW_INACTIVE = "workflow_inactive"
-    INVALID_CONFIG = "invalid_config"
+from app.timing.errors import ScheduleValidationError
+from app.timing.lifecycle import SkipReason, has_run, upcoming_fire
+from app.timing.run_options import RunOptions, parse_run_options
+from app.timing.triggers import ScheduleTrigger, build_trigger
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +52,8 @@ class UnplannedSchedule:
     timezone: str
     created_at: datetime
     metadata_json: str
-    has_run: bool
+    last_run_at: datetime | None
+    run_count: int
 
 
 @dataclass(slots=True)
@@ -72,12 +64,12 @@ class FirePlan:
     fire_times: list[datetime] = field(default_factory=list)
     missed: int = 0
     skipped: int = 0
-    reason: str | None = None
+    reason: SkipReason | None = None
     next_run_at: datetime | None = None
     deactivate: bool = False
     error: str | None = None
 
-    def _skip(self, count: int, reason: str) -> None:
+    def _skip(self, count: int, reason: SkipReason) -> None:
         if count:
             self.skipped += count
             self.reason = reason
@@ -92,12 +84,12 @@ def cached_trigger(
 
 
 @lru_cache(maxsize=4_096)
-def cached_options(metadata_json: str) -> ScheduleMetadata:
+def cached_options(metadata_json: str) -> RunOptions:
     """Parsed metadata (engine options), shared by schedules with the same metadata."""
-    return parse_metadata(json.loads(metadata_json))
+    return parse_run_options(json.loads(metadata_json))
 
 
-def trigger_of(row: DueSchedule | UnplannedSchedule) -> ScheduleTrigger:
+def row_trigger(row: DueSchedule | UnplannedSchedule) -> ScheduleTrigger:
     """The trigger of a schedule row (the interval anchor matters only for intervals)."""
     anchor = row.created_at if row.schedule_type == "interval" else None
     return cached_trigger(row.schedule_type, row.config_json, row.timezone, anchor)
@@ -127,16 +119,15 @@ def plan_fires(due: DueSchedule, now: datetime) -> FirePlan:
     """Decide what happens to `due` at `now` (see the module docstring)."""
     plan = FirePlan(due)
     try:
-        trigger = trigger_of(due)
+        trigger = row_trigger(due)
         options = cached_options(due.metadata_json)
     except (ScheduleValidationError, ValueError) as exc:
         plan.error = str(exc)
         plan._skip(1, SkipReason.INVALID_CONFIG)
         plan.deactivate = True
         return plan
-    grace = timedelta(seconds=options.effective_misfire_grace_time)
     runnable, missed, plan.next_run_at = _due_fire_times(
-        trigger, due.next_run_at, now, horizon=now - grace
+        trigger, due.next_run_at, now, horizon=now - options.misfire_grace
     )
     if missed:
         plan.missed = missed
@@ -155,12 +146,14 @@ def plan_fires(due: DueSchedule, now: datetime) -> FirePlan:
     return plan
 
 
-def replan(row: UnplannedSchedule, now: datetime) -> tuple[uuid.UUID, datetime | None, str | None]:
+def replan(
+    row: UnplannedSchedule, now: datetime
+) -> tuple[uuid.UUID, datetime | None, SkipReason | None]:
     """Next fire time for a schedule that lost it: (id, time or None when done, reason)."""
     try:
-        trigger = trigger_of(row)
+        trigger = row_trigger(row)
         options = cached_options(row.metadata_json)
     except (ScheduleValidationError, ValueError):
         return row.id, None, SkipReason.INVALID_CONFIG
-    grace = timedelta(seconds=options.effective_misfire_grace_time)
-    return row.id, upcoming_fire(trigger, now, has_run=row.has_run, grace=grace), None
+    ran = has_run(row.last_run_at, row.run_count)
+    return row.id, upcoming_fire(trigger, now, ran=ran, grace=options.misfire_grace), None

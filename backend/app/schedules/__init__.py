@@ -1,1 +1,1 @@
-"""Schedules feature: validation of configs and metadata, time math (triggers)."""
+"""Schedules feature: the HTTP API over the Schedule model (router -> service -> repository)."""

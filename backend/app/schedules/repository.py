@@ -1,4 +1,4 @@
-"""Schedule queries for the API, always scoped to the owning user."""
+"""Schedule queries for the API, always scoped to the owning user; none commits."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import uuid
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, Row, RowMapping, Select, bindparam, select, tuple_
+from sqlalchemy import Integer, Row, RowMapping, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.api.pagination import decode_cursor, page_of, paginate
+from app.api.pagination import after_position, decode_cursor, newest_first, page_of, paginate
+from app.db.repository import get_owned as get_owned_object
+from app.db.repository import hide_deleted
 from app.models import Schedule, ScheduleType, WorkflowExecution
 from app.models.types import UTCDateTime
 
@@ -21,10 +23,9 @@ async def get_owned(
     session: AsyncSession, user_id: uuid.UUID, schedule_id: uuid.UUID, *, include_deleted: bool
 ) -> Schedule | None:
     """The user's schedule, or None (also for someone else's)."""
-    statement = select(Schedule).where(Schedule.id == schedule_id, Schedule.user_id == user_id)
-    if not include_deleted:
-        statement = statement.where(Schedule.deleted_at.is_(None))
-    return (await session.scalars(statement)).first()
+    return await get_owned_object(
+        session, Schedule, Schedule.user_id, user_id, schedule_id, include_deleted=include_deleted
+    )
 
 
 async def get_owned_row(
@@ -32,9 +33,11 @@ async def get_owned_row(
 ) -> RowMapping | None:
     """The user's live schedule as a plain row (the read path: no ORM object)."""
     statement = select(*SCHEDULE_COLUMNS).where(
-        Schedule.id == schedule_id, Schedule.user_id == user_id, Schedule.deleted_at.is_(None)
+        Schedule.id == schedule_id, Schedule.user_id == user_id
     )
-    return (await connection.execute(statement)).mappings().first()
+    result = await connection.execute(hide_deleted(statement, Schedule))
+    row: RowMapping | None = result.mappings().first()
+    return row
 
 
 async def list_owned(
@@ -79,11 +82,17 @@ def _list_statement(
     if by_type:
         statement = statement.where(Schedule.schedule_type == bindparam("schedule_type"))
     if not include_deleted:
-        statement = statement.where(Schedule.deleted_at.is_(None))
+        statement = hide_deleted(statement, Schedule)
     if after:
-        position = tuple_(bindparam("after_created", type_=UTCDateTime), bindparam("after_id"))
-        statement = statement.where(tuple_(Schedule.created_at, Schedule.id) < position)
-    order = (Schedule.created_at.desc(), Schedule.id.desc())
+        statement = statement.where(
+            after_position(
+                Schedule.created_at,
+                Schedule.id,
+                bindparam("after_created", type_=UTCDateTime),
+                bindparam("after_id"),
+            )
+        )
+    order = newest_first(Schedule.created_at, Schedule.id)
     return statement.order_by(*order).limit(bindparam("limit", type_=Integer))
 
 
@@ -93,7 +102,7 @@ async def list_executions(
     """A page of a schedule's executions, newest planned time first.
 
     Served by the UNIQUE (schedule_id, scheduled_for) index: no index of its own, so
-    the engine's inserts stay as cheap as they can be.
+    the firing engine's inserts stay as cheap as they can be.
     """
     statement = select(WorkflowExecution).where(WorkflowExecution.schedule_id == schedule_id)
     statement = paginate(

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response, status
 
 from app.api.deps import CurrentUser, ReadConnectionDep, ReadSessionDep, SessionDep
-from app.api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES, NotFoundError
+from app.api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from app.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from app.api.responses import json_bytes_response, json_response
 from app.models import ScheduleType
-from app.schedules import repository, service
+from app.schedules import service
 from app.schedules.schemas import (
     CREATE_EXAMPLES,
     ExecutionRead,
@@ -23,7 +23,6 @@ from app.schedules.schemas import (
     ScheduleUpdate,
     TriggerResult,
 )
-from app.workflows import repository as workflows
 
 router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"], responses=ERROR_RESPONSES)
 
@@ -50,10 +49,8 @@ async def list_schedules(
     include_deleted: bool = False,
 ) -> Response:
     """Your schedules, newest first, a page at a time."""
-    if workflow_id is not None and not await workflows.owns(connection, user.id, workflow_id):
-        raise NotFoundError("Workflow not found")
-    rows, next_cursor = await repository.list_owned(
-        connection, user.id, workflow_id=workflow_id, is_active=is_active,
+    rows, next_cursor = await service.list_page(
+        connection, user, workflow_id=workflow_id, is_active=is_active,
         schedule_type=schedule_type, include_deleted=include_deleted, cursor=cursor, limit=limit,
     )  # fmt: skip
     items = [ScheduleRead.values_of(row._mapping) for row in rows]
@@ -65,9 +62,7 @@ async def get_schedule(
     schedule_id: uuid.UUID, user: CurrentUser, connection: ReadConnectionDep
 ) -> Response:
     """One of your schedules."""
-    row = await repository.get_owned_row(connection, user.id, schedule_id)
-    if row is None:
-        raise NotFoundError("Schedule not found")
+    row = await service.get_row(connection, user, schedule_id)
     return json_bytes_response(ScheduleRead.values_of(row))
 
 
@@ -122,9 +117,7 @@ async def trigger_schedule(
 ) -> TriggerResult:
     """Run the workflow now, once, also while paused; answers the new execution."""
     schedule, execution = await service.trigger(session, user, schedule_id)
-    return TriggerResult(
-        schedule=ScheduleRead.of(schedule), execution=ExecutionRead.model_validate(execution)
-    )
+    return TriggerResult(schedule=ScheduleRead.of(schedule), execution=ExecutionRead.of(execution))
 
 
 @router.get("/{schedule_id}/preview")
@@ -135,7 +128,7 @@ async def preview_schedule(
     count: Annotated[int, Query(ge=1, le=service.MAX_PREVIEW)] = 10,
 ) -> Preview:
     """The next `count` fire times, in UTC and in the schedule's time zone."""
-    return service.preview(await service.require(session, user, schedule_id), count)
+    return await service.preview(session, user, schedule_id, count)
 
 
 @router.get("/{schedule_id}/executions", response_model=Page[ExecutionRead])
@@ -147,9 +140,8 @@ async def list_executions(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Response:
     """The schedule's runs, newest first."""
-    await service.require(session, user, schedule_id, include_deleted=True)
-    rows, next_cursor = await repository.list_executions(
-        session, schedule_id, cursor=cursor, limit=limit
+    rows, next_cursor = await service.list_executions(
+        session, user, schedule_id, cursor=cursor, limit=limit
     )
-    items = [ExecutionRead.model_validate(row) for row in rows]
+    items = [ExecutionRead.of(row) for row in rows]
     return json_response(Page(items=items, next_cursor=next_cursor))

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.models import ExecutionStatus, Schedule, ScheduleType, TriggerType
-from app.schedules.clock import utc_now
-from app.schedules.description import describe
-from app.schedules.expiry import is_expired
+from app.api.schemas import PatchModel, ReadModel, Source
+from app.core.clock import utc_now
+from app.models import ExecutionStatus, ScheduleType, TriggerType
+from app.models.schedule import NAME_MAX_LENGTH, PAUSE_NOTE_MAX_LENGTH, TIMEZONE_MAX_LENGTH
+from app.timing.description import describe
+from app.timing.lifecycle import has_run, is_expired
 
 CREATE_EXAMPLES: dict[str, dict[str, Any]] = {
     "cron": {
@@ -65,24 +66,26 @@ class ScheduleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     workflow_id: uuid.UUID
-    name: str = Field(min_length=1, max_length=255)
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
     description: str | None = None
     schedule_type: ScheduleType
     schedule_config: dict[str, Any]
-    timezone: str = Field(default="UTC", max_length=50)
+    timezone: str = Field(default="UTC", max_length=TIMEZONE_MAX_LENGTH)
     metadata: dict[str, Any] = Field(default_factory=dict)
     is_active: bool = True
 
 
-class ScheduleUpdate(BaseModel):
-    """Fields to change; `workflow_id` and `schedule_type` cannot change."""
+class ScheduleUpdate(PatchModel):
+    """Fields to change (absent or null: unchanged; null clears `description`);
+    `workflow_id` and `schedule_type` cannot change."""
 
     model_config = ConfigDict(extra="forbid")
+    clearable = frozenset({"description"})
 
-    name: str | None = Field(default=None, min_length=1, max_length=255)
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     description: str | None = None
     schedule_config: dict[str, Any] | None = None
-    timezone: str | None = Field(default=None, max_length=50)
+    timezone: str | None = Field(default=None, max_length=TIMEZONE_MAX_LENGTH)
     metadata: dict[str, Any] | None = None
     workflow_id: Any = Field(default=None, json_schema_extra={"readOnly": True})
     schedule_type: Any = Field(default=None, json_schema_extra={"readOnly": True})
@@ -98,13 +101,11 @@ class PauseRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(default=None, max_length=1000)
+    note: str | None = Field(default=None, max_length=PAUSE_NOTE_MAX_LENGTH)
 
 
-class ScheduleRead(BaseModel):
-    """A schedule as the API shows it."""
-
-    model_config = ConfigDict(from_attributes=True)
+class ScheduleRead(ReadModel):
+    """A schedule as the API shows it, with when it fires in words and whether it expired."""
 
     id: uuid.UUID
     workflow_id: uuid.UUID
@@ -133,39 +134,32 @@ class ScheduleRead(BaseModel):
     deleted_at: datetime | None
 
     @classmethod
-    def of(cls, schedule: Schedule | Mapping[Any, Any]) -> ScheduleRead:
+    def of(cls, source: Source) -> Self:
         """The read model of a schedule (ORM object or Core row)."""
         # The values are the database's own, already typed: no second validation.
-        return cls.model_construct(**cls.values_of(schedule))
+        return cls.model_construct(**cls.values_of(source))  # type: ignore[return-value]
 
     @classmethod
-    def values_of(cls, schedule: Schedule | Mapping[Any, Any]) -> dict[str, Any]:
+    def values_of(cls, source: Source) -> dict[str, Any]:
         """The read model's fields as a plain dict, description and expiry worked out; lists
         serialize these directly (see app.api.responses)."""
-        columns = schedule if isinstance(schedule, Mapping) else schedule.column_values()
-        values = {name: columns[name] for name in _COLUMN_FIELDS}
+        values = cls.columns_of(source)
         kind, config, timezone = (
             values["schedule_type"], values["schedule_config"], values["timezone"]
         )  # fmt: skip
-        has_run = values["last_run_at"] is not None or values["run_count"] > 0
+        ran = has_run(values["last_run_at"], values["run_count"])
         try:
             values["schedule_description"] = describe(kind, config, timezone)
             values["is_expired"] = is_expired(
-                kind, config, timezone, values["metadata"], has_run=has_run, now=utc_now()
+                kind, config, timezone, values["metadata"], ran=ran, now=utc_now()
             )
         except ValueError:  # a row broken behind the API's back (raw SQL)
             values["schedule_description"], values["is_expired"] = "invalid definition", False
         return values
 
 
-_COMPUTED_FIELDS = ("schedule_description", "is_expired")
-_COLUMN_FIELDS = tuple(name for name in ScheduleRead.model_fields if name not in _COMPUTED_FIELDS)
-
-
-class ExecutionRead(BaseModel):
+class ExecutionRead(ReadModel):
     """One run of a schedule."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
     status: ExecutionStatus

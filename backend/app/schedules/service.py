@@ -1,4 +1,7 @@
-"""Schedule rules for the API: ownership, can-it-ever-fire, pause/resume, trigger, preview."""
+"""Schedule rules for the API: ownership, can-it-ever-fire, pause/resume, trigger, preview.
+
+Every route goes through here, reads included; ownership is decided here, never in a route.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,18 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.api.errors import ConflictError, InvalidInputError, NotFoundError
+from app.core.clock import utc_now
 from app.core.security import Principal
-from app.models import Schedule, WorkflowExecution
+from app.models import Schedule, ScheduleType, WorkflowExecution
 from app.scheduler.manual import fire_now
 from app.schedules import repository
-from app.schedules.clock import get_zone, utc_now
 from app.schedules.schemas import FireTime, Preview, ScheduleCreate, ScheduleUpdate
-from app.workflows import repository as workflows
+from app.timing.zones import get_zone
+from app.workflows import service as workflows
 
 MAX_PREVIEW = 100
 
@@ -32,27 +37,59 @@ async def require(
     return schedule
 
 
-def never_fires_reason(schedule: Schedule, now: datetime) -> str | None:
-    """Why an active schedule could never fire from `now` on, or None if it can."""
-    if schedule.is_expired_at(now):
-        if schedule.is_one_time:
-            return "its run_date has passed beyond its misfire grace"
-        return "its end_date has passed"
-    if schedule.next_fire_from(now) is None:
-        return "no fire time remains in its window"
-    return None
+async def get_row(
+    connection: AsyncConnection, user: Principal, schedule_id: uuid.UUID
+) -> RowMapping:
+    """The user's live schedule as a plain row (the fast read path); 404 otherwise."""
+    row = await repository.get_owned_row(connection, user.id, schedule_id)
+    if row is None:
+        raise NotFoundError("Schedule not found")
+    return row
+
+
+async def list_page(
+    connection: AsyncConnection,
+    user: Principal,
+    *,
+    workflow_id: uuid.UUID | None,
+    is_active: bool | None,
+    schedule_type: ScheduleType | None,
+    include_deleted: bool,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Row[Any]], str | None]:
+    """A page of the user's schedules as plain rows; 404 for a workflow filter not theirs."""
+    if workflow_id is not None:
+        await workflows.require_known(connection, user, workflow_id)
+    return await repository.list_owned(
+        connection, user.id, workflow_id=workflow_id, is_active=is_active,
+        schedule_type=schedule_type, include_deleted=include_deleted, cursor=cursor, limit=limit,
+    )  # fmt: skip
+
+
+async def list_executions(
+    session: AsyncSession,
+    user: Principal,
+    schedule_id: uuid.UUID,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[WorkflowExecution], str | None]:
+    """A page of the runs of one of the user's schedules (deleted ones too), newest first."""
+    await require(session, user, schedule_id, include_deleted=True)
+    return await repository.list_executions(session, schedule_id, cursor=cursor, limit=limit)
 
 
 async def create(session: AsyncSession, user: Principal, data: ScheduleCreate) -> Schedule:
     """A new schedule of one of the user's live workflows; 422 when it could never fire."""
-    workflow = await workflows.get_owned(session, user.id, data.workflow_id, include_deleted=False)
+    workflow = await workflows.find(session, user, data.workflow_id)
     if workflow is None:
         raise InvalidInputError(
             "Unknown workflow", [("workflow_id", "no such workflow among yours")]
         )
     values: dict[str, Any] = data.model_dump(exclude={"metadata"})
     schedule = Schedule(user_id=user.id, metadata_=data.metadata, **values)
-    if schedule.is_active and (reason := never_fires_reason(schedule, utc_now())):
+    if schedule.is_active and (reason := schedule.never_fires_reason(utc_now())):
         raise InvalidInputError(
             "This schedule can never fire", [("schedule_config", f"it can never fire: {reason}")]
         )
@@ -66,10 +103,7 @@ async def update(
 ) -> Schedule:
     """Change name, description, config, timezone or metadata (validated by the model)."""
     schedule = await require(session, user, schedule_id)
-    changes = data.model_dump(exclude_unset=True, exclude={"workflow_id", "schedule_type"})
-    for key, value in changes.items():
-        if value is None and key != "description":
-            continue
+    for key, value in data.changes().items():
         setattr(schedule, "metadata_" if key == "metadata" else key, value)
     await session.flush()
     return schedule
@@ -87,9 +121,7 @@ async def restore(session: AsyncSession, user: Principal, schedule_id: uuid.UUID
     schedule = await require(session, user, schedule_id, include_deleted=True)
     if not schedule.is_deleted:
         raise ConflictError("Schedule is not deleted")
-    workflow = await workflows.get_owned(
-        session, user.id, schedule.workflow_id, include_deleted=False
-    )
+    workflow = await workflows.find(session, user, schedule.workflow_id)
     if workflow is None:
         raise ConflictError("Its workflow is deleted; restore the workflow first")
     schedule.restore()
@@ -110,7 +142,7 @@ async def pause(
 async def resume(session: AsyncSession, user: Principal, schedule_id: uuid.UUID) -> Schedule:
     """Fire again; 409 when it could never fire."""
     schedule = await require(session, user, schedule_id)
-    if reason := never_fires_reason(schedule, utc_now()):
+    if reason := schedule.never_fires_reason(utc_now()):
         raise ConflictError(f"Cannot resume: the schedule can never fire ({reason})")
     schedule.resume()
     await session.flush()
@@ -128,7 +160,14 @@ async def trigger(
     return schedule, execution
 
 
-def preview(schedule: Schedule, count: int, now: datetime | None = None) -> Preview:
+async def preview(
+    session: AsyncSession, user: Principal, schedule_id: uuid.UUID, count: int
+) -> Preview:
+    """The next `count` fire times of one of the user's schedules."""
+    return preview_of(await require(session, user, schedule_id), count)
+
+
+def preview_of(schedule: Schedule, count: int, now: datetime | None = None) -> Preview:
     """The next `count` fire times after now, from `next_run_after`."""
     tz = get_zone(schedule.timezone)
     moment = (now or utc_now()) - timedelta(microseconds=1)

@@ -11,7 +11,6 @@ from fastapi.security import OAuth2PasswordRequestForm
 from app.api.deps import CurrentUser, ReadSessionDep, SessionDep, SettingsDep
 from app.api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from app.core.security import create_access_token
-from app.models import User
 from app.users import service
 from app.users.schemas import Token, UserCreate, UserRead
 
@@ -23,7 +22,7 @@ router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 )
 async def register_user(data: UserCreate, session: SessionDep) -> UserRead:
     """Register a user with an email and a password."""
-    return UserRead.model_validate(await service.register(session, data))
+    return UserRead.of(await service.register(session, data))
 
 
 @router.post("/auth/token", tags=["auth"])
@@ -42,4 +41,4 @@ async def issue_token(
 @router.get("/users/me", tags=["users"])
 async def read_me(principal: CurrentUser, session: ReadSessionDep) -> UserRead:
     """The user the token belongs to."""
-    return UserRead.model_validate(await session.get(User, principal.id))
+    return UserRead.of(await service.me(session, principal))

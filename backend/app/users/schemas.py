@@ -7,6 +7,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.schemas import ReadModel
+from app.models.user import EMAIL_MAX_LENGTH
+
 PASSWORD_MIN_LENGTH = 8
 
 
@@ -20,14 +23,12 @@ class UserCreate(BaseModel):
         },
     )
 
-    email: str = Field(min_length=3, max_length=320)
+    email: str = Field(min_length=3, max_length=EMAIL_MAX_LENGTH)
     password: str = Field(min_length=PASSWORD_MIN_LENGTH, max_length=256)
 
 
-class UserRead(BaseModel):
+class UserRead(ReadModel):
     """A user as the API shows it (never the password hash)."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
     email: str

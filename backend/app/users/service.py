@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.errors import ConflictError, UnauthorizedError
-from app.core.security import hash_password, verify_password
+from app.api.errors import ConflictError, NotFoundError, UnauthorizedError
+from app.core.security import Principal, hash_password, verify_password
 from app.models import User
 from app.users.schemas import UserCreate
 
@@ -14,9 +14,17 @@ from app.users.schemas import UserCreate
 async def find_live_by_email(session: AsyncSession, email: str) -> User | None:
     """The live user with this email, ignoring case."""
     statement = select(User).where(
-        func.lower(User.email) == email.strip().lower(), User.deleted_at.is_(None)
+        func.lower(User.email) == email.strip().lower(), User.not_deleted()
     )
     return (await session.scalars(statement)).first()
+
+
+async def me(session: AsyncSession, principal: Principal) -> User:
+    """The user a token belongs to (live and active: the token check said so)."""
+    user = await session.get(User, principal.id)
+    if user is None:  # pragma: no cover - deleted between the token check and this read
+        raise NotFoundError("User not found")
+    return user
 
 
 async def register(session: AsyncSession, data: UserCreate) -> User:

@@ -1,4 +1,4 @@
-"""Workflow queries, always scoped to an owner."""
+"""Workflow queries, always scoped to an owner; none commits."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.api.pagination import page_of, paginate
+from app.db.repository import get_owned as get_owned_object
+from app.db.repository import owned
 from app.models import Workflow
 
 
@@ -15,10 +17,9 @@ async def get_owned(
     session: AsyncSession, owner_id: uuid.UUID, workflow_id: uuid.UUID, *, include_deleted: bool
 ) -> Workflow | None:
     """The owner's workflow, or None (also for someone else's)."""
-    statement = select(Workflow).where(Workflow.id == workflow_id, Workflow.owner_id == owner_id)
-    if not include_deleted:
-        statement = statement.where(Workflow.deleted_at.is_(None))
-    return (await session.scalars(statement)).first()
+    return await get_owned_object(
+        session, Workflow, Workflow.owner_id, owner_id, workflow_id, include_deleted=include_deleted
+    )
 
 
 async def owns(connection: AsyncConnection, owner_id: uuid.UUID, workflow_id: uuid.UUID) -> bool:
@@ -37,9 +38,7 @@ async def list_owned(
     limit: int,
 ) -> tuple[list[Workflow], str | None]:
     """A page of the owner's workflows, newest first."""
-    statement = select(Workflow).where(Workflow.owner_id == owner_id)
-    if not include_deleted:
-        statement = statement.where(Workflow.deleted_at.is_(None))
+    statement = owned(Workflow, Workflow.owner_id, owner_id, include_deleted=include_deleted)
     if is_active is not None:
         statement = statement.where(Workflow.is_active.is_(is_active))
     statement = paginate(statement, Workflow.created_at, Workflow.id, cursor, limit)

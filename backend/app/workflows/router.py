@@ -11,7 +11,7 @@ from app.api.deps import CurrentUser, ReadSessionDep, SessionDep
 from app.api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from app.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from app.api.responses import json_response
-from app.workflows import repository, service
+from app.workflows import service
 from app.workflows.schemas import WorkflowCreate, WorkflowRead, WorkflowUpdate
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"], responses=ERROR_RESPONSES)
@@ -22,7 +22,7 @@ async def create_workflow(
     data: WorkflowCreate, user: CurrentUser, session: SessionDep
 ) -> WorkflowRead:
     """Create a workflow."""
-    return WorkflowRead.model_validate(await service.create(session, user, data))
+    return WorkflowRead.of(await service.create(session, user, data))
 
 
 @router.get("", response_model=Page[WorkflowRead])
@@ -35,11 +35,11 @@ async def list_workflows(
     include_deleted: bool = False,
 ) -> Response:
     """Your workflows, newest first, a page at a time."""
-    rows, next_cursor = await repository.list_owned(
-        session, user.id, include_deleted=include_deleted, is_active=is_active,
+    rows, next_cursor = await service.list_page(
+        session, user, include_deleted=include_deleted, is_active=is_active,
         cursor=cursor, limit=limit,
     )  # fmt: skip
-    items = [WorkflowRead.model_validate(row) for row in rows]
+    items = [WorkflowRead.of(row) for row in rows]
     return json_response(Page(items=items, next_cursor=next_cursor))
 
 
@@ -48,7 +48,7 @@ async def get_workflow(
     workflow_id: uuid.UUID, user: CurrentUser, session: ReadSessionDep
 ) -> WorkflowRead:
     """One of your workflows."""
-    return WorkflowRead.model_validate(await service.require(session, user, workflow_id))
+    return WorkflowRead.of(await service.require(session, user, workflow_id))
 
 
 @router.patch("/{workflow_id}")
@@ -56,7 +56,7 @@ async def update_workflow(
     workflow_id: uuid.UUID, data: WorkflowUpdate, user: CurrentUser, session: SessionDep
 ) -> WorkflowRead:
     """Change a workflow's name, description, config, variables or activity."""
-    return WorkflowRead.model_validate(await service.update(session, user, workflow_id, data))
+    return WorkflowRead.of(await service.update(session, user, workflow_id, data))
 
 
 @router.delete("/{workflow_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -73,4 +73,4 @@ async def restore_workflow(
     workflow_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> WorkflowRead:
     """Undelete a workflow and the schedules its deletion took."""
-    return WorkflowRead.model_validate(await service.restore(session, user, workflow_id))
+    return WorkflowRead.of(await service.restore(session, user, workflow_id))

@@ -8,6 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.schemas import PatchModel, ReadModel
+from app.models.workflow import NAME_MAX_LENGTH
+
 
 class WorkflowCreate(BaseModel):
     """A new workflow."""
@@ -19,29 +22,28 @@ class WorkflowCreate(BaseModel):
         },
     )
 
-    name: str = Field(min_length=1, max_length=255)
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
     description: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
     variables: dict[str, Any] = Field(default_factory=dict)
     is_active: bool = True
 
 
-class WorkflowUpdate(BaseModel):
-    """Fields to change; absent ones stay as they are."""
+class WorkflowUpdate(PatchModel):
+    """Fields to change; absent or null ones stay as they are (null clears `description`)."""
 
     model_config = ConfigDict(extra="forbid")
+    clearable = frozenset({"description"})
 
-    name: str | None = Field(default=None, min_length=1, max_length=255)
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     description: str | None = None
     config: dict[str, Any] | None = None
     variables: dict[str, Any] | None = None
     is_active: bool | None = None
 
 
-class WorkflowRead(BaseModel):
+class WorkflowRead(ReadModel):
     """A workflow as the API shows it."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
     owner_id: uuid.UUID

@@ -9,7 +9,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from app.db.engine import create_engine
+from app.db.database import create_database
 from tests.database import alembic_config, check, downgrade, recreate_database, upgrade
 
 SCHEDULE_INDEXES = {
@@ -26,7 +26,7 @@ SCHEDULE_INDEXES = {
 
 def fetch(url: str, sql: str) -> list[tuple[object, ...]]:
     async def run() -> list[tuple[object, ...]]:
-        engine = create_engine(url)
+        engine = create_database(url)
         try:
             async with engine.connect() as connection:
                 return [tuple(row) for row in await connection.execute(text(sql))]

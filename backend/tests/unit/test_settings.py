@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.core.database_url import to_async_url, with_database
 from app.core.settings import Settings, get_settings
-from app.db.url import to_async_url, with_database
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from app.models import (
     Workflow,
     WorkflowExecution,
 )
-from app.schedules.errors import ScheduleValidationError
+from app.timing.errors import ScheduleValidationError
 from tests.factories import make_schedule, make_user, make_workflow, persisted_workflow
 
 

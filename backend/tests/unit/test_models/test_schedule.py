@@ -11,7 +11,7 @@ import pytest
 from app.models import Schedule, ScheduleType, SoftDeleteMixin, TimestampMixin, UUIDMixin
 from app.models.schedule import generate_job_id
 from app.models.types import NaiveDatetimeError
-from app.schedules.errors import ScheduleValidationError
+from app.timing.errors import ScheduleValidationError
 
 NOW = datetime.now(UTC)
 

@@ -1,4 +1,4 @@
-"""Normalising PostgreSQL URLs for the async driver."""
+"""PostgreSQL URLs: normalised for the async driver, pointed at another database."""
 
 from __future__ import annotations
 

@@ -1,24 +1,24 @@
-"""Validation of a schedule's free-form `metadata` (schedule-semantics.md, "metadata")."""
+"""Run options: a schedule's free-form `metadata`, with its known keys typed and bounded.
+
+`max_instances`, `coalesce` and `misfire_grace_time` steer the firing engine; `priority`,
+`tags` and `notification` are kept for people and later features; other keys are kept as
+given. No key may name a credential (`app.core.credentials`). See docs/schedules.md.
+"""
 
 from __future__ import annotations
 
-import itertools
-import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.schedules.errors import ScheduleValidationError, error_path
+from app.core.credentials import find_credential
+from app.core.errors import error_path
+from app.timing.errors import ScheduleValidationError
 
 METADATA_FIELD = "metadata"
 DEFAULT_MISFIRE_GRACE_SECONDS = 60
-
-_CREDENTIAL_WORDS = frozenset(
-    {"password", "passwd", "secret", "token", "credential", "credentials"}
-)
-_CREDENTIAL_PAIRS = frozenset({("api", "key"), ("access", "key"), ("private", "key")})
-_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 
 class Notification(BaseModel):
@@ -31,7 +31,7 @@ class Notification(BaseModel):
     channels: list[str] | None = None
 
 
-class ScheduleMetadata(BaseModel):
+class RunOptions(BaseModel):
     """The known metadata keys, strictly typed; other keys are kept as given."""
 
     model_config = ConfigDict(extra="allow", strict=True)
@@ -60,48 +60,25 @@ class ScheduleMetadata(BaseModel):
             return DEFAULT_MISFIRE_GRACE_SECONDS
         return self.misfire_grace_time
 
+    @property
+    def misfire_grace(self) -> timedelta:
+        """`misfire_grace_time` as a timedelta."""
+        return timedelta(seconds=self.effective_misfire_grace_time)
+
 
 MAX_TAG_LENGTH = 64
 
 
-def key_words(key: str) -> list[str]:
-    """Split a key into lower-case words at `_`, `-` and case changes (`accessKey`: access key)."""
-    return [word.lower() for part in re.split(r"[_\-\s]+", key) for word in _WORD.findall(part)]
-
-
-def names_credential(key: str) -> bool:
-    """True when `key` names a secret (password, token, api key, ...) that must not be stored."""
-    words = key_words(key)
-    if any(word in _CREDENTIAL_WORDS or word == "apikey" for word in words):
-        return True
-    return any(pair in _CREDENTIAL_PAIRS for pair in itertools.pairwise(words))
-
-
-def _find_credential(value: object, path: str) -> str | None:
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            here = f"{path}.{key}"
-            if names_credential(str(key)):
-                return here
-            if (found := _find_credential(item, here)) is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            if (found := _find_credential(item, f"{path}[{index}]")) is not None:
-                return found
-    return None
-
-
-def parse_metadata(raw: object) -> ScheduleMetadata:
+def parse_run_options(raw: object) -> RunOptions:
     """Validate `raw` as schedule metadata; raises ScheduleValidationError naming the key."""
     if not isinstance(raw, Mapping):
         raise ScheduleValidationError(METADATA_FIELD, "must be a JSON object")
-    if (secret := _find_credential(raw, METADATA_FIELD)) is not None:
+    if (secret := find_credential(raw, METADATA_FIELD)) is not None:
         raise ScheduleValidationError(
             secret, "looks like a credential; secrets do not belong in metadata"
         )
     try:
-        parsed = ScheduleMetadata.model_validate(dict(raw))
+        parsed = RunOptions.model_validate(dict(raw))
     except ValidationError as exc:
         errors = [
             (error_path(METADATA_FIELD, error["loc"]), str(error["msg"])) for error in exc.errors()

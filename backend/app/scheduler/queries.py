@@ -1,6 +1,7 @@
-"""The engine's SQL: claim due schedules, write executions and advance schedules, in bulk.
+"""The firing engine's SQL: claim due schedules, write executions, advance schedules, in bulk.
 
-All statements run inside the caller's transaction; none commits.
+All statements run inside the caller's transaction; none commits. The rules they need
+(the live-and-active predicate, the job id prefix) come from their one home.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.models import TriggerType
+from app.models.schedule import live_and_active
 from app.scheduler.planning import DueSchedule, FirePlan, UnplannedSchedule
+from app.timing.lifecycle import JOB_ID_PREFIX, SkipReason
 
 # Due rows, oldest first, locked for this transaction; rows another engine holds are
 # skipped rather than waited for. The partial index idx_schedules_next_run serves it.
 _CLAIM_DUE = text(
-    """
+    f"""
     SELECT s.id, s.workflow_id, s.schedule_type, s.schedule_config::text AS config_json,
            s.timezone, s.created_at, s.next_run_at, s.metadata::text AS metadata_json,
            (w.is_active AND w.deleted_at IS NULL) AS workflow_runnable,
@@ -26,7 +30,7 @@ _CLAIM_DUE = text(
              WHERE e.schedule_id = s.id AND e.status = 'running') AS running
       FROM schedules s
       JOIN workflows w ON w.id = s.workflow_id
-     WHERE s.next_run_at <= :now AND s.is_active AND s.deleted_at IS NULL
+     WHERE s.next_run_at <= :now AND {live_and_active("s")}
      ORDER BY s.next_run_at
      LIMIT :limit
        FOR UPDATE OF s SKIP LOCKED
@@ -62,7 +66,7 @@ _ADVANCE_SCHEDULES = text(
            last_skip_reason = COALESCE(u.reason, s.last_skip_reason),
            last_skipped_at = CASE WHEN u.reason IS NULL THEN s.last_skipped_at
                                   ELSE CAST(:now AS timestamptz) END,
-           job_id = COALESCE(s.job_id, 'schedule_' || s.id::text),
+           job_id = COALESCE(s.job_id, CAST(:job_id_prefix AS text) || s.id::text),
            updated_at = CAST(:now AS timestamptz)
       FROM unnest(CAST(:ids AS uuid[]), CAST(:next_run_ats AS timestamptz[]),
                   CAST(:deactivate AS boolean[]), CAST(:fired AS integer[]),
@@ -74,9 +78,9 @@ _ADVANCE_SCHEDULES = text(
 )
 
 _EARLIEST_DUE = text(
-    """
+    f"""
     SELECT min(next_run_at) FROM schedules
-     WHERE next_run_at IS NOT NULL AND is_active AND deleted_at IS NULL
+     WHERE next_run_at IS NOT NULL AND {live_and_active()}
     """
 )
 
@@ -97,7 +101,9 @@ class Fire:
 
 
 async def insert_executions(
-    connection: AsyncConnection, fires: Sequence[Fire], trigger_type: str = "schedule"
+    connection: AsyncConnection,
+    fires: Sequence[Fire],
+    trigger_type: TriggerType = TriggerType.SCHEDULE,
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """Insert one pending execution per fire, skipping planned times that have one.
 
@@ -108,7 +114,7 @@ async def insert_executions(
     result = await connection.execute(
         _INSERT_EXECUTIONS,
         {
-            "trigger_type": trigger_type,
+            "trigger_type": trigger_type.value,
             "workflow_ids": [fire.workflow_id for fire in fires],
             "schedule_ids": [fire.schedule_id for fire in fires],
             "fire_times": [fire.scheduled_for for fire in fires],
@@ -139,6 +145,7 @@ async def advance_schedules(
         _ADVANCE_SCHEDULES,
         {
             "now": now,
+            "job_id_prefix": JOB_ID_PREFIX,
             "ids": [plan.schedule.id for plan in plans],
             "next_run_ats": [plan.next_run_at for plan in plans],
             "deactivate": [plan.deactivate for plan in plans],
@@ -159,12 +166,11 @@ async def earliest_due(connection: AsyncConnection) -> datetime | None:
 # -- reconciliation -------------------------------------------------------------------
 
 _UNPLANNED = text(
-    """
+    f"""
     SELECT id, workflow_id, schedule_type, schedule_config::text AS config_json, timezone,
-           created_at, metadata::text AS metadata_json,
-           (last_run_at IS NOT NULL OR run_count > 0) AS has_run
+           created_at, metadata::text AS metadata_json, last_run_at, run_count
       FROM schedules
-     WHERE next_run_at IS NULL AND is_active AND deleted_at IS NULL
+     WHERE next_run_at IS NULL AND {live_and_active()}
      LIMIT :limit
        FOR UPDATE SKIP LOCKED
     """
@@ -175,7 +181,7 @@ _PLAN = text(
     UPDATE schedules AS s
        SET next_run_at = u.next_run_at,
            is_active = u.next_run_at IS NOT NULL,
-           job_id = COALESCE(s.job_id, 'schedule_' || s.id::text),
+           job_id = COALESCE(s.job_id, CAST(:job_id_prefix AS text) || s.id::text),
            last_skip_reason = COALESCE(u.reason, s.last_skip_reason),
            updated_at = now()
       FROM unnest(CAST(:ids AS uuid[]), CAST(:next_run_ats AS timestamptz[]),
@@ -186,9 +192,9 @@ _PLAN = text(
 
 # Paused or deleted schedules that still carry a due next_run_at (written by raw SQL).
 _CLEAR_STALE = text(
-    """
+    f"""
     UPDATE schedules SET next_run_at = NULL, updated_at = now()
-     WHERE next_run_at <= :now AND (NOT is_active OR deleted_at IS NOT NULL)
+     WHERE next_run_at <= :now AND NOT ({live_and_active()})
     RETURNING id
     """
 )
@@ -202,13 +208,19 @@ async def claim_unplanned(connection: AsyncConnection, limit: int) -> list[Unpla
 
 async def write_plans(
     connection: AsyncConnection,
-    planned: Sequence[tuple[uuid.UUID, datetime | None, str | None]],
+    planned: Sequence[tuple[uuid.UUID, datetime | None, SkipReason | None]],
 ) -> None:
     """Set (schedule id, next fire time or None to deactivate, reason) in one statement."""
     if planned:
         ids, next_run_ats, reasons = zip(*planned, strict=True)
         await connection.execute(
-            _PLAN, {"ids": list(ids), "next_run_ats": list(next_run_ats), "reasons": list(reasons)}
+            _PLAN,
+            {
+                "ids": list(ids),
+                "next_run_ats": list(next_run_ats),
+                "reasons": list(reasons),
+                "job_id_prefix": JOB_ID_PREFIX,
+            },
         )
 
 

@@ -1,4 +1,7 @@
-"""The async engine and session factory shared by the app, the scheduler and scripts."""
+"""The database: an asyncpg connection pool (SQLAlchemy AsyncEngine) and its session factory.
+
+Called "database" throughout, so that "engine" can only mean the firing engine.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +13,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from app.db.url import to_async_url
+from app.core.database_url import to_async_url
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """Create an asyncpg engine for `url` that stores and returns timestamps in UTC.
+def create_database(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    """A pooled asyncpg database for `url` that stores and returns timestamps in UTC.
 
     No pre-ping: it costs a round trip on every checkout; connections are recycled
     instead, and one that died with its server fails one request and is replaced.
@@ -31,6 +34,6 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
     )
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def create_session_factory(database: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions whose objects stay readable after commit (no implicit reload)."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(database, expire_on_commit=False)

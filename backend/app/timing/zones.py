@@ -1,4 +1,4 @@
-"""Wall-clock and instant conversions in a schedule's time zone (DST aware)."""
+"""Time zones and DST: IANA names, wall-clock readings and instants, ISO 8601 dates."""
 
 from __future__ import annotations
 
@@ -8,16 +8,11 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from app.schedules.errors import ScheduleValidationError
+from app.timing.errors import ScheduleValidationError
 
 # Larger than any daylight-saving shift in the tz database (at most two hours).
 MAX_DST_SHIFT = timedelta(hours=3)
 _GAP_SEARCH_SPAN = timedelta(days=2)
-
-
-def utc_now() -> datetime:
-    """The current instant, timezone-aware in UTC."""
-    return datetime.now(UTC)
 
 
 @lru_cache(maxsize=1)
@@ -47,9 +42,9 @@ def to_wall(instant: datetime, tz: ZoneInfo) -> datetime:
 def first_instant_at_or_after(wall: datetime, tz: ZoneInfo) -> datetime:
     """The UTC instant of `wall` in `tz`: its first occurrence, or the end of a DST gap.
 
-    This is the reading schedule-semantics.md gives naive dates and fixed-time cron
-    schedules: a time inside a gap means the first instant after the gap; a repeated
-    time means its first occurrence.
+    How naive dates and fixed-time cron schedules are read (docs/schedules.md): a time
+    inside a gap means the first instant after the gap; a repeated time means its first
+    occurrence.
     """
     if not is_imaginary(wall, tz):
         return wall.replace(tzinfo=tz, fold=0).astimezone(UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from app.schedules.triggers import ScheduleTrigger
+from app.timing.triggers import ScheduleTrigger
 
 NEW_YORK = "America/New_York"
 NY = ZoneInfo(NEW_YORK)

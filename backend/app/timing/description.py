@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from cronsim import CronSim
-
-from app.schedules.config import CRON_FIELD_NAMES
+from app.timing.definitions import CRON_FIELD_NAMES, WINDOW_KEYS
+from app.timing.triggers import explain_cron
 
 _UNITS = ("weeks", "days", "hours", "minutes", "seconds")
 # APScheduler numbers weekdays from Monday = 0; cron from Sunday = 0.
 _APS_WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _explain(expression: str) -> str:
-    return str(CronSim(expression, datetime(2000, 1, 1)).explain())  # noqa: DTZ001
 
 
 def _fields_as_expression(fields: Mapping[str, Any]) -> str | None:
@@ -49,7 +43,7 @@ def _fields_as_expression(fields: Mapping[str, Any]) -> str | None:
     seconds = parts[0]
     expression = " ".join(parts if seconds != "0" else parts[1:])
     try:
-        _explain(expression)
+        explain_cron(expression)
     except Exception:
         return None
     return expression
@@ -78,11 +72,9 @@ def _describe(schedule_type: str, items: tuple[tuple[str, Any], ...], timezone: 
         return "Every " + ", ".join(parts)
     expression = config.get("cron_expression")
     if expression is None:
-        fields = {
-            k: v for k, v in config.items() if v is not None and k not in ("start_date", "end_date")
-        }
+        fields = {k: v for k, v in config.items() if v is not None and k not in WINDOW_KEYS}
         expression = _fields_as_expression(fields)
         if expression is None:
             shown = ", ".join(f"{key}={fields[key]}" for key in CRON_FIELD_NAMES if key in fields)
             return f"Cron fields {shown} ({timezone})"
-    return f"{_explain(str(expression))} ({timezone})"
+    return f"{explain_cron(str(expression))} ({timezone})"

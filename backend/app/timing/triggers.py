@@ -1,7 +1,8 @@
-"""Fire-time math for schedules, as APScheduler triggers (schedule-semantics.md).
+"""Fire-time math: a schedule definition becomes an APScheduler trigger (docs/schedules.md).
 
-Every fire time the project computes (the model's `next_run_after`, `next_run_at`,
-the engine, the API's preview) comes from `ScheduleTrigger.next_after`.
+The only module that knows cronsim and APScheduler. Every fire time the project computes
+(the model's `next_run_after`, `next_run_at`, the firing engine, the API's preview) comes
+from `ScheduleTrigger.next_after`.
 
 - cron expressions: cronsim, which evaluates them as Debian's cron does (day-of-month /
   day-of-week OR rule, 0 and 7 = Sunday, the DST rule for fixed-time jobs);
@@ -14,27 +15,30 @@ the engine, the API's preview) comes from `ScheduleTrigger.next_after`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from cronsim import CronSim, CronSimError
 
-from app.schedules.clock import (
+from app.timing.definitions import (
+    CONFIG_FIELD,
+    CronConfig,
+    IntervalConfig,
+    ScheduleDefinition,
+    parse_definition,
+)
+from app.timing.errors import ScheduleValidationError
+from app.timing.zones import (
     MAX_DST_SHIFT,
     first_instant_at_or_after,
     get_zone,
     instants_of,
     near_dst_change,
     to_wall,
-)
-from app.schedules.config import (
-    CronConfig,
-    IntervalConfig,
-    cron_fields_trigger,
-    cron_sim,
-    parse_config,
 )
 
 _TICK = timedelta(microseconds=1)
@@ -47,11 +51,107 @@ class FireTimes(Protocol):
         """The first fire time strictly after the aware instant `moment`, in UTC."""
 
 
+# 28 years hold every pairing of calendar date and weekday, leap days included.
+_EQUIVALENCE_FIRST_DAY = date(2000, 1, 1)
+_EQUIVALENCE_DAYS = (date(2028, 1, 1) - _EQUIVALENCE_FIRST_DAY).days
+_WALL_CLOCK_ORIGIN = datetime(2000, 1, 1)  # noqa: DTZ001 - wall-clock only
+
+
+def cron_sim(expression: str, start: datetime) -> CronSim:
+    """A cronsim iterator for `expression`; raises ScheduleValidationError if it is not valid."""
+    field = f"{CONFIG_FIELD}.cron_expression"
+    if len(expression.split()) not in (5, 6):
+        raise ScheduleValidationError(field, "expected 5 fields, or 6 with leading seconds")
+    try:
+        return CronSim(expression, start)
+    except (CronSimError, ValueError, IndexError) as exc:
+        raise ScheduleValidationError(field, f"{expression!r}: {exc or 'invalid'}") from None
+
+
+def explain_cron(expression: str) -> str:
+    """cronsim's English rendering of a valid cron expression ("At 09:00 on Monday")."""
+    return str(cron_sim(expression, _WALL_CLOCK_ORIGIN).explain())
+
+
+def cron_fields_trigger(fields: Mapping[str, int | str]) -> CronTrigger:
+    """An APScheduler CronTrigger over wall-clock time (UTC stands for 'no DST')."""
+    for name, value in fields.items():
+        try:
+            CronTrigger(**{name: value}, timezone=UTC)
+        except ValueError as exc:
+            raise ScheduleValidationError(f"{CONFIG_FIELD}.{name}", str(exc)) from None
+    try:
+        return CronTrigger(**fields, timezone=UTC)
+    except ValueError as exc:  # pragma: no cover - each field alone was valid
+        raise ScheduleValidationError(CONFIG_FIELD, str(exc)) from None
+
+
+def _field_matches(trigger: CronTrigger, names: tuple[str, ...], moment: datetime) -> bool:
+    return all(
+        field.get_next_value(moment) == field.get_value(moment)
+        for field in trigger.fields
+        if field.name in names
+    )
+
+
+def _wall_clock_with(field: str, value: int) -> datetime:
+    hour = value if field == "hour" else 0
+    minute = value if field == "minute" else 0
+    second = value if field == "second" else 0
+    return datetime(2000, 1, 1, hour, minute, second)  # noqa: DTZ001 - wall-clock only
+
+
+@lru_cache(maxsize=256)
+def _same_schedule(expression: str, fields: tuple[tuple[str, int | str], ...]) -> bool:
+    """True when a cron expression and APScheduler fields pick the same wall-clock times."""
+    sim = cron_sim(expression, _WALL_CLOCK_ORIGIN)
+    trigger = cron_fields_trigger(dict(fields))
+    time_fields: tuple[tuple[str, set[int], int], ...] = (
+        ("second", sim.seconds, 60),
+        ("minute", sim.minutes, 60),
+        ("hour", sim.hours, 24),
+    )
+    for name, values, upper in time_fields:
+        matching = {
+            value
+            for value in range(upper)
+            if _field_matches(trigger, (name,), _wall_clock_with(name, value))
+        }
+        if matching != values:
+            return False
+    day_fields = ("year", "month", "day", "week", "day_of_week")
+    for offset in range(_EQUIVALENCE_DAYS):
+        day = _EQUIVALENCE_FIRST_DAY + timedelta(days=offset)
+        cron_match = day.month in sim.months and sim.match_day(day)
+        moment = datetime(day.year, day.month, day.day)  # noqa: DTZ001 - wall-clock only
+        if cron_match != _field_matches(trigger, day_fields, moment):
+            return False
+    return True
+
+
+def _cron_times(config: CronConfig, tz: ZoneInfo) -> FireTimes:
+    """The fire times of a cron config; the expression governs when both forms are given."""
+    fields = config.fields()
+    expression = config.cron_expression
+    if expression is not None and fields:
+        cron_sim(expression, _WALL_CLOCK_ORIGIN)
+        cron_fields_trigger(fields)
+        if not _same_schedule(expression, tuple(sorted(fields.items()))):
+            raise ScheduleValidationError(
+                CONFIG_FIELD,
+                f"cron_expression {expression!r} and the cron fields "
+                f"{sorted(fields)} describe different schedules",
+            )
+    if expression is not None:
+        return CronExpressionTimes(expression, tz)
+    return CronFieldsTimes(fields, tz)
+
+
 class CronExpressionTimes:
     """Fire times of a standard cron expression in a zone, evaluated by cronsim."""
 
     def __init__(self, expression: str, tz: ZoneInfo) -> None:
-        cron_sim(expression, datetime(2000, 1, 1, tzinfo=tz))
+        cron_sim(expression, _WALL_CLOCK_ORIGIN.replace(tzinfo=tz))
         self._expression = expression
         self._tz = tz
 
@@ -173,44 +273,30 @@ class ScheduleTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships
         return f"schedule[{type(self.times).__name__}, {self.timezone.key}]"
 
 
+def trigger_of(definition: ScheduleDefinition, created_at: datetime | None) -> ScheduleTrigger:
+    """The trigger of a parsed definition; raises ScheduleValidationError for bad cron syntax.
+
+    `created_at` anchors an interval schedule that has no `start_date` (truncated to the
+    second); it defaults to now.
+    """
+    model = definition.config
+    times: FireTimes
+    if definition.run_date is not None:
+        times = DateTimes(definition.run_date)
+    elif isinstance(model, IntervalConfig):
+        anchor = definition.start or (created_at or datetime.now(UTC)).replace(microsecond=0)
+        times = IntervalTimes(anchor.astimezone(UTC), model.period())
+    else:
+        assert isinstance(model, CronConfig)
+        times = _cron_times(model, definition.zone)
+    return ScheduleTrigger(times, definition.zone, definition.start, definition.end)
+
+
 def build_trigger(
     schedule_type: str,
     config: Mapping[str, Any],
     timezone: str,
     created_at: datetime | None = None,
 ) -> ScheduleTrigger:
-    """Validate a schedule definition and return its trigger.
-
-    `created_at` anchors an interval schedule that has no `start_date` (truncated to the
-    second); it defaults to now. Raises ScheduleValidationError on invalid input.
-    """
-    tz = get_zone(timezone)
-    parsed = parse_config(schedule_type, config, tz)
-    model = parsed.model
-    times: FireTimes
-    if parsed.run_date is not None:
-        times = DateTimes(parsed.run_date)
-    elif isinstance(model, IntervalConfig):
-        anchor = parsed.start or (created_at or datetime.now(UTC)).replace(microsecond=0)
-        times = IntervalTimes(anchor.astimezone(UTC), model.period())
-    else:
-        assert isinstance(model, CronConfig)
-        if model.cron_expression is not None:
-            times = CronExpressionTimes(model.cron_expression, tz)
-        else:
-            times = CronFieldsTimes(model.fields(), tz)
-    return ScheduleTrigger(times, tz, parsed.start, parsed.end)
-
-
-def upcoming_fire(
-    trigger: ScheduleTrigger, now: datetime, *, has_run: bool, grace: timedelta
-) -> datetime | None:
-    """What `next_run_at` of an active, live schedule should be at `now`.
-
-    The next fire time after `now`; for a one-time schedule its `run_date`, even just
-    past (it is still due within its misfire grace), unless it has run or the grace is over.
-    """
-    if isinstance(trigger.times, DateTimes):
-        run_date = trigger.times.run_date
-        return None if has_run or now > run_date + grace else run_date
-    return trigger.next_after(now)
+    """Validate a schedule definition and return its trigger (ScheduleValidationError if bad)."""
+    return trigger_of(parse_definition(schedule_type, config, get_zone(timezone)), created_at)

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from app.schedules.clock import get_zone, parse_instant
-from app.schedules.errors import ScheduleValidationError
-from app.schedules.metadata import MAX_TAG_LENGTH, names_credential, parse_metadata
-from app.schedules.triggers import build_trigger
+from app.core.credentials import names_credential
+from app.timing.errors import ScheduleValidationError
+from app.timing.run_options import MAX_TAG_LENGTH, parse_run_options
+from app.timing.triggers import build_trigger
+from app.timing.zones import get_zone, parse_instant
 
 NEW_YEAR = datetime(2026, 1, 1, tzinfo=UTC)
 VALID_TIMING = {
@@ -39,7 +40,7 @@ def rejected(schedule_type: str, config: object, timezone: str = "UTC") -> Sched
 
 def metadata_rejected(raw: object) -> ScheduleValidationError:
     with pytest.raises(ScheduleValidationError) as info:
-        parse_metadata(raw)
+        parse_run_options(raw)
     assert isinstance(info.value, ValueError)
     return info.value
 
@@ -402,7 +403,7 @@ def test_timezone_must_be_a_string(name: object) -> None:
 
 
 def test_empty_metadata_has_the_defaults() -> None:
-    parsed = parse_metadata({})
+    parsed = parse_run_options({})
 
     assert parsed.effective_max_instances == 1
     assert parsed.effective_coalesce is True
@@ -410,7 +411,7 @@ def test_empty_metadata_has_the_defaults() -> None:
 
 
 def test_null_known_keys_count_as_defaults() -> None:
-    parsed = parse_metadata(
+    parsed = parse_run_options(
         {
             "priority": None,
             "tags": None,
@@ -427,11 +428,11 @@ def test_null_known_keys_count_as_defaults() -> None:
 
 
 def test_null_notification_keys_are_accepted() -> None:
-    parse_metadata({"notification": {"on_success": None, "on_failure": None, "channels": None}})
+    parse_run_options({"notification": {"on_success": None, "on_failure": None, "channels": None}})
 
 
 def test_valid_metadata_is_kept() -> None:
-    parsed = parse_metadata(
+    parsed = parse_run_options(
         {
             "priority": "high",
             "tags": ["market-open", "kr"],
@@ -452,7 +453,7 @@ def test_valid_metadata_is_kept() -> None:
 
 @pytest.mark.parametrize("priority", ["low", "normal", "high"])
 def test_priority_values_are_accepted(priority: str) -> None:
-    assert parse_metadata({"priority": priority}).priority == priority
+    assert parse_run_options({"priority": priority}).priority == priority
 
 
 @pytest.mark.parametrize(
@@ -500,17 +501,17 @@ def test_known_metadata_keys_are_strictly_typed(raw: dict[str, Any], field: str)
 def test_tag_of_the_maximum_length_is_accepted() -> None:
     tag = "x" * MAX_TAG_LENGTH
 
-    assert parse_metadata({"tags": [tag]}).tags == [tag]
+    assert parse_run_options({"tags": [tag]}).tags == [tag]
 
 
 @pytest.mark.parametrize(("value", "expected"), [(1, 1), (10, 10)])
 def test_max_instances_at_least_one_is_accepted(value: int, expected: int) -> None:
-    assert parse_metadata({"max_instances": value}).effective_max_instances == expected
+    assert parse_run_options({"max_instances": value}).effective_max_instances == expected
 
 
 @pytest.mark.parametrize(("value", "expected"), [(0, 0), (300, 300)])
 def test_misfire_grace_time_zero_or_more_is_accepted(value: int, expected: int) -> None:
-    assert parse_metadata({"misfire_grace_time": value}).effective_misfire_grace_time == expected
+    assert parse_run_options({"misfire_grace_time": value}).effective_misfire_grace_time == expected
 
 
 @pytest.mark.parametrize("raw", [None, [], "priority=high", 5])
@@ -610,11 +611,11 @@ def test_credential_keys_are_rejected_at_any_depth(raw: dict[str, Any], path: st
 
 @pytest.mark.parametrize("key", NON_CREDENTIAL_KEYS)
 def test_ordinary_keys_are_accepted_at_any_depth(key: str) -> None:
-    parse_metadata({key: 1, "nested": {key: 2, "list": [{key: 3}, [{key: 4}]]}})
+    parse_run_options({key: 1, "nested": {key: 2, "list": [{key: 3}, [{key: 4}]]}})
 
 
 def test_credential_words_as_values_are_not_keys() -> None:
-    parse_metadata({"tags": ["password", "api_key"], "note": "rotate the token monthly"})
+    parse_run_options({"tags": ["password", "api_key"], "note": "rotate the token monthly"})
 
 
 def test_unknown_schedule_type_is_named() -> None:

@@ -1,7 +1,7 @@
-"""Unit-of-work rules that hold whichever code path changes the objects.
+"""Unit-of-work rules: checked at every flush, whichever code path changed the objects.
 
 - A workflow soft-deleted in this flush takes its live schedules with it (same
-  timestamp); restoring it brings back exactly those (SPEC-006 REQ-004).
+  timestamp); restoring it brings back exactly those (docs/data-model.md).
 - Every new or changed schedule is validated and its `next_run_at` kept current.
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
 
+from app.core.clock import utc_now
 from app.models.schedule import Schedule
 from app.models.workflow import Workflow
-from app.schedules.clock import utc_now
 
 
 def _cascade_workflow_deletion(session: Session, workflow: Workflow) -> None:
@@ -25,9 +25,7 @@ def _cascade_workflow_deletion(session: Session, workflow: Workflow) -> None:
     before: datetime | None = history.deleted[0] if history.deleted else None
     after = workflow.deleted_at
     if before is None and after is not None:
-        live = select(Schedule).where(
-            Schedule.workflow_id == workflow.id, Schedule.deleted_at.is_(None)
-        )
+        live = select(Schedule).where(Schedule.workflow_id == workflow.id, Schedule.not_deleted())
         pending = [
             obj
             for obj in session.new
