@@ -12,10 +12,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from tests.unit.test_timing.timeline import NEW_YORK, NY, fire_times, utc, walls
 
 from app.timing.errors import ScheduleValidationError
 from app.timing.triggers import ScheduleTrigger, build_trigger
+from tests.unit.test_timing.timeline import NEW_YORK, NY, fire_times, utc, walls
 
 # 2026-01-01 is a Thursday.
 NEW_YEAR = datetime(2026, 1, 1, tzinfo=UTC)

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.unit.test_timing.timeline import NEW_YORK, NY, fire_times, utc, walls
 
 from app.timing.errors import ScheduleValidationError
 from app.timing.triggers import ScheduleTrigger, build_trigger
+from tests.unit.test_timing.timeline import NEW_YORK, NY, fire_times, utc, walls
 
 TICK = timedelta(microseconds=1)
 
