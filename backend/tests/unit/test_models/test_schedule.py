@@ -277,8 +277,11 @@ class TestStateChanges:
     def test_activate_refuses_an_expired_schedule(self) -> None:
         config = {"cron_expression": "0 9 * * *", "end_date": iso(NOW - timedelta(days=1))}
         s = schedule(schedule_config=config, is_active=False)
-        with pytest.raises(ValueError, match="Cannot activate an expired schedule"):
+        with pytest.raises(ValueError, match="Cannot activate an expired schedule") as refused:
             s.activate()
+        # The domain's field error, which every path (the API's included) maps to a 422.
+        assert isinstance(refused.value, ScheduleValidationError)
+        assert refused.value.field == "is_active"
         assert s.is_active is False
 
     def test_soft_delete_leaves_is_active_alone(self) -> None:
