@@ -1,4 +1,4 @@
-"""The table contract of data-model.md, checked on the models' metadata."""
+"""The table contract of docs/data-model.md, checked on the models' metadata."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Cron schedules: both forms, their day rules and daylight saving time.
 
-The rules are those of /work/shared/design/schedule-semantics.md ("cron" and
+The rules are those of docs/schedules.md ("cron" and
 "Daylight saving time"); every expected fire time below is worked out by hand from them.
 """
 

@@ -1,6 +1,6 @@
 """Interval and date schedules, and the start/end window.
 
-The rules are those of /work/shared/design/schedule-semantics.md ("interval", "date",
+The rules are those of docs/schedules.md ("interval", "date",
 "window" and the reading of dates); expected fire times are worked out by hand.
 """
 

@@ -1,4 +1,4 @@
-"""Validation of schedule_config, timezone and metadata (schedule-semantics.md).
+"""Validation of schedule_config, timezone and metadata (docs/schedules.md).
 
 Every rejection must be a ScheduleValidationError (a ValueError) whose field and message
 name what is wrong, so a user can find and fix it.
