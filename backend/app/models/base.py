@@ -87,5 +87,20 @@ class SoftDeleteMixin:
 
     @classmethod
     def not_deleted(cls) -> ColumnElement[bool]:
-        """SQL: the row is live. Every query that hides deleted rows uses this."""
+        """SQL: the row is live. Every ORM/Core query that hides deleted rows uses this."""
         return cls.deleted_at.is_(None)
+
+
+def not_deleted_sql(alias: str | None = None) -> str:
+    """SQL text of `SoftDeleteMixin.not_deleted()` for partial indexes and text statements."""
+    return f"{_prefix(alias)}deleted_at IS NULL"
+
+
+def live_and_active_sql(alias: str | None = None) -> str:
+    """SQL text: the row is enabled (`is_active`) and not deleted, e.g. a schedule that may
+    fire or a workflow that may run."""
+    return f"{_prefix(alias)}is_active AND {not_deleted_sql(alias)}"
+
+
+def _prefix(alias: str | None) -> str:
+    return f"{alias}." if alias else ""

@@ -11,7 +11,14 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.core.clock import utc_now
-from app.models.base import Base, SoftDeleteMixin, TimestampMixin, UUIDMixin
+from app.models.base import (
+    Base,
+    SoftDeleteMixin,
+    TimestampMixin,
+    UUIDMixin,
+    live_and_active_sql,
+    not_deleted_sql,
+)
 from app.models.enums import ScheduleType
 from app.models.json import ValidatedJSONObject
 from app.models.types import UTCDateTime, coerce_enum, enum_type, require_aware
@@ -37,16 +44,6 @@ _TIMING_ATTRIBUTES = ("schedule_type", "schedule_config", "timezone", "is_active
 def generate_job_id(schedule_id: uuid.UUID) -> str:
     """The firing engine's job id for a schedule: `schedule_<uuid>`."""
     return job_id_for(schedule_id)
-
-
-def live_and_active(alias: str | None = None) -> str:
-    """SQL: the schedule is enabled and not deleted, so it may fire (`alias.` before columns).
-
-    The one text of this predicate: the partial index below and the firing engine's
-    statements use it; `Schedule.is_live_and_active` is its Python twin.
-    """
-    prefix = f"{alias}." if alias else ""
-    return f"{prefix}is_active AND {prefix}deleted_at IS NULL"
 
 
 _SKIP_REASONS = ", ".join(f"'{reason.value}'" for reason in SkipReason)
@@ -78,13 +75,13 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
         ),
         Index("idx_schedules_job_id", "job_id", postgresql_where=text("job_id IS NOT NULL")),
         Index("idx_schedules_workflow_active", "workflow_id", "is_active"),
-        Index("idx_schedules_not_deleted", "id", postgresql_where=text("deleted_at IS NULL")),
+        Index("idx_schedules_not_deleted", "id", postgresql_where=text(not_deleted_sql())),
         # Live active schedules without a next fire time: normally none; the engine's
         # reconciliation pass looks for them (e.g. rows written by raw SQL).
         Index(
             "idx_schedules_unplanned",
             "id",
-            postgresql_where=text(f"next_run_at IS NULL AND {live_and_active()}"),
+            postgresql_where=text(f"next_run_at IS NULL AND {live_and_active_sql()}"),
         ),
     )
 
@@ -241,7 +238,7 @@ class Schedule(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
 
     @property
     def is_live_and_active(self) -> bool:
-        """Enabled and not deleted: the schedule may fire (`live_and_active()` in SQL)."""
+        """Enabled and not deleted: the schedule may fire (`live_and_active_sql()` in SQL)."""
         return bool(self.is_active) and not self.is_deleted
 
     def upcoming_run(self, now: datetime) -> datetime | None:

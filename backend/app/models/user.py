@@ -8,7 +8,7 @@ from sqlalchemy import Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.core.errors import FieldValidationError
-from app.models.base import Base, SoftDeleteMixin, TimestampMixin, UUIDMixin
+from app.models.base import Base, SoftDeleteMixin, TimestampMixin, UUIDMixin, not_deleted_sql
 
 if TYPE_CHECKING:
     from app.models.agent import Agent
@@ -28,7 +28,7 @@ class User(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
             "uq_users_email_live",
             func.lower(text("email")),
             unique=True,
-            postgresql_where=text("deleted_at IS NULL"),
+            postgresql_where=text(not_deleted_sql()),
         ),
     )
 

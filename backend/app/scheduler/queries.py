@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import TriggerType
-from app.models.schedule import live_and_active
+from app.models.base import live_and_active_sql
 from app.scheduler.planning import DueSchedule, FirePlan, UnplannedSchedule
 from app.timing.lifecycle import JOB_ID_PREFIX, SkipReason
 
@@ -25,12 +25,12 @@ _CLAIM_DUE = text(
     f"""
     SELECT s.id, s.workflow_id, s.schedule_type, s.schedule_config::text AS config_json,
            s.timezone, s.created_at, s.next_run_at, s.metadata::text AS metadata_json,
-           (w.is_active AND w.deleted_at IS NULL) AS workflow_runnable,
+           ({live_and_active_sql("w")}) AS workflow_runnable,
            (SELECT count(*) FROM workflow_executions e
              WHERE e.schedule_id = s.id AND e.status = 'running') AS running
       FROM schedules s
       JOIN workflows w ON w.id = s.workflow_id
-     WHERE s.next_run_at <= :now AND {live_and_active("s")}
+     WHERE s.next_run_at <= :now AND {live_and_active_sql("s")}
      ORDER BY s.next_run_at
      LIMIT :limit
        FOR UPDATE OF s SKIP LOCKED
@@ -80,7 +80,7 @@ _ADVANCE_SCHEDULES = text(
 _EARLIEST_DUE = text(
     f"""
     SELECT min(next_run_at) FROM schedules
-     WHERE next_run_at IS NOT NULL AND {live_and_active()}
+     WHERE next_run_at IS NOT NULL AND {live_and_active_sql()}
     """
 )
 
@@ -170,7 +170,7 @@ _UNPLANNED = text(
     SELECT id, workflow_id, schedule_type, schedule_config::text AS config_json, timezone,
            created_at, metadata::text AS metadata_json, last_run_at, run_count
       FROM schedules
-     WHERE next_run_at IS NULL AND {live_and_active()}
+     WHERE next_run_at IS NULL AND {live_and_active_sql()}
      LIMIT :limit
        FOR UPDATE SKIP LOCKED
     """
@@ -194,7 +194,7 @@ _PLAN = text(
 _CLEAR_STALE = text(
     f"""
     UPDATE schedules SET next_run_at = NULL, updated_at = now()
-     WHERE next_run_at <= :now AND NOT ({live_and_active()})
+     WHERE next_run_at <= :now AND NOT ({live_and_active_sql()})
     RETURNING id
     """
 )
