@@ -1,16 +1,16 @@
 """Fixtures: a real PostgreSQL (TEST_DATABASE_URL or embedded), schema built by Alembic,
-and a session per test inside a transaction that is rolled back afterwards."""
+a session per test inside a transaction that is rolled back afterwards, and a
+committed-data database emptied for each test that uses it (see README.md here)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db.database import create_database
-from tests.database import recreate_database, test_server, upgrade
+from tests.database import empty, recreate_database, test_server, upgrade
 
 TEST_DATABASE = "pastetrader_test"
 ENGINE_DATABASE = "pastetrader_test_engine"
@@ -75,9 +75,6 @@ async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
 async def committed_db(engine_database_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine on the committed-data database, emptied first."""
     engine = create_database(engine_database_url, pool_size=5)
-    async with engine.begin() as connection:
-        await connection.execute(
-            text("TRUNCATE users, workflows, schedules, workflow_executions CASCADE")
-        )
+    await empty(engine)
     yield engine
     await engine.dispose()

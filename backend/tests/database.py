@@ -1,4 +1,4 @@
-"""Test database plumbing: the server to use, fresh databases, Alembic runs."""
+"""Test database plumbing: the server to use, fresh databases, Alembic runs, emptying."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from alembic import command
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.database_url import to_async_url
 from app.db.admin import alembic_config, ensure_database, migrate, run_in_thread
@@ -39,3 +41,13 @@ def downgrade(database_url: str, revision: str) -> None:
 def check(database_url: str) -> None:
     """`alembic check`: raises when the models and the migrated schema differ."""
     run_in_thread(lambda: command.check(alembic_config(database_url)))
+
+
+# TRUNCATE ... CASCADE of these reaches every table that references them.
+ROOT_TABLES = "users, workflows, schedules, workflow_executions"
+
+
+async def empty(database: AsyncEngine) -> None:
+    """Delete every row of every table the tests write."""
+    async with database.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {ROOT_TABLES} CASCADE"))

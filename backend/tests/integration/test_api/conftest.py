@@ -8,10 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.settings import Settings
 from app.main import create_app
+from app.models import Schedule
 
 JWT_SECRET = "test-secret-not-for-production-0123456789"
 Headers = dict[str, str]
@@ -56,7 +58,7 @@ async def bob(api: httpx.AsyncClient) -> Headers:
     return await login(api)
 
 
-async def make_workflow(api: httpx.AsyncClient, headers: Headers, **body: Any) -> dict[str, Any]:
+async def post_workflow(api: httpx.AsyncClient, headers: Headers, **body: Any) -> dict[str, Any]:
     """Create a workflow through the API."""
     response = await api.post("/api/v1/workflows", json={"name": "wf", **body}, headers=headers)
     assert response.status_code == 201, response.text
@@ -64,12 +66,12 @@ async def make_workflow(api: httpx.AsyncClient, headers: Headers, **body: Any) -
     return result
 
 
-async def make_schedule(
+async def post_schedule(
     api: httpx.AsyncClient, headers: Headers, workflow_id: str | None = None, **body: Any
 ) -> dict[str, Any]:
     """Create a schedule through the API (a workflow too, unless given)."""
     if workflow_id is None:
-        workflow_id = (await make_workflow(api, headers))["id"]
+        workflow_id = (await post_workflow(api, headers))["id"]
     payload = {
         "workflow_id": workflow_id,
         "name": "open",
@@ -82,6 +84,17 @@ async def make_schedule(
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+async def stored_schedules(db: AsyncEngine) -> list[dict[str, Any]]:
+    """Every row of `schedules` as the database holds it (Core, no ORM), in id order."""
+    table = Schedule.__table__
+    async with db.connect() as connection:
+        count = await connection.scalar(select(func.count()).select_from(table))
+        result = await connection.execute(select(table).order_by(table.c.id))
+        rows = [dict(row._mapping) for row in result]
+    assert count == len(rows)
+    return rows
 
 
 def error_fields(response: httpx.Response) -> list[str]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import httpx
 
-from tests.integration.test_api.conftest import Headers, error_fields, make_schedule, make_workflow
+from tests.integration.test_api.conftest import Headers, error_fields, post_schedule, post_workflow
 
 
 async def test_crud(api: httpx.AsyncClient, alice: Headers) -> None:
-    created = await make_workflow(api, alice, name="Momentum", description="buy the open")
+    created = await post_workflow(api, alice, name="Momentum", description="buy the open")
     assert created["version"] == 1
     assert created["is_active"] is True
     got = await api.get(f"/api/v1/workflows/{created['id']}", headers=alice)
@@ -28,7 +28,7 @@ async def test_bad_input(api: httpx.AsyncClient, alice: Headers) -> None:
     empty = await api.post("/api/v1/workflows", json={"name": ""}, headers=alice)
     assert empty.status_code == 422
     assert error_fields(empty) == ["name"]
-    created = await make_workflow(api, alice)
+    created = await post_workflow(api, alice)
     extra = await api.patch(
         f"/api/v1/workflows/{created['id']}", json={"owner_id": "x"}, headers=alice
     )
@@ -42,8 +42,8 @@ async def test_bad_input(api: httpx.AsyncClient, alice: Headers) -> None:
 async def test_delete_takes_schedules_and_restore_brings_them_back(
     api: httpx.AsyncClient, alice: Headers
 ) -> None:
-    workflow = await make_workflow(api, alice)
-    schedule = await make_schedule(api, alice, workflow["id"])
+    workflow = await post_workflow(api, alice)
+    schedule = await post_schedule(api, alice, workflow["id"])
     deleted = await api.delete(f"/api/v1/workflows/{workflow['id']}", headers=alice)
     assert deleted.status_code == 204
     assert (await api.get(f"/api/v1/workflows/{workflow['id']}", headers=alice)).status_code == 404
@@ -65,7 +65,7 @@ async def test_delete_takes_schedules_and_restore_brings_them_back(
 async def test_other_users_workflows_are_invisible(
     api: httpx.AsyncClient, alice: Headers, bob: Headers
 ) -> None:
-    workflow = await make_workflow(api, alice)
+    workflow = await post_workflow(api, alice)
     url = f"/api/v1/workflows/{workflow['id']}"
     assert (await api.get(url, headers=bob)).status_code == 404
     assert (await api.patch(url, json={"name": "x"}, headers=bob)).status_code == 404

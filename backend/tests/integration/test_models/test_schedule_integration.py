@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 
 from app.models import (
     ExecutionStatus,
@@ -27,6 +27,26 @@ from tests.factories import make_schedule, make_user, make_workflow, persisted_w
 
 async def count_schedules(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(Schedule)) or 0)
+
+
+async def stored_rows(connection: AsyncConnection) -> list[dict[str, object]]:
+    """Every `schedules` row as the database holds it (Core, on the test's connection)."""
+    table = Schedule.__table__
+    result = await connection.execute(select(table).order_by(table.c.id))
+    return [dict(row._mapping) for row in result]
+
+
+# Values no validator was shown: (attribute, invalid value, the field the error names).
+BYPASSED = [
+    ("schedule_config", {"cron_expression": "61 * * * *"}, "schedule_config.cron_expression"),
+    ("schedule_config", {"cron_expression": "0 9 * * *", "hours": 1}, "schedule_config.hours"),
+    ("schedule_config", {}, "schedule_config"),
+    ("schedule_config", {"cron_expression": "0 9 * * *", "hour": 10}, "schedule_config"),
+    ("metadata_", {"max_instances": 0}, "metadata.max_instances"),
+    ("metadata_", {"tags": [""]}, "metadata.tags[0]"),
+    ("metadata_", {"notification": {"email": True}}, "metadata.notification.email"),
+    ("metadata_", {"broker": {"api_key": "x"}}, "metadata.broker.api_key"),
+]
 
 
 async def reload(session: AsyncSession, schedule_id: uuid.UUID) -> Schedule:
@@ -298,6 +318,46 @@ class TestNothingWrittenOnBadInput:
             text("SELECT name FROM schedules WHERE id = :i"), {"i": schedule_id}
         )
         assert stored == "KOSPI open"
+
+    async def test_bypassed_invalid_config_or_metadata_of_a_new_row_is_refused_at_flush(
+        self, session: AsyncSession, connection: AsyncConnection
+    ) -> None:
+        workflow = await persisted_workflow(session)
+        await session.commit()
+        for attribute, value, field in BYPASSED:
+            await session.refresh(workflow)  # a rollback expired it
+            schedule = make_schedule(workflow)
+            set_committed_value(schedule, attribute, value)  # no validator sees it
+            session.add(schedule)
+            with pytest.raises(ScheduleValidationError) as refused:
+                await session.flush()
+            assert refused.value.field == field
+            # Nothing reached the database, not even inside the open transaction.
+            assert await stored_rows(connection) == []
+            await session.rollback()
+            assert await stored_rows(connection) == []
+
+    async def test_bypassed_in_place_change_of_a_stored_row_is_refused_at_flush(
+        self, session: AsyncSession, connection: AsyncConnection
+    ) -> None:
+        workflow = await persisted_workflow(session)
+        schedule = make_schedule(workflow, metadata_={"priority": "low"})
+        session.add(schedule)
+        await session.commit()
+        before = await stored_rows(connection)
+        assert len(before) == 1
+        for attribute, value, field in BYPASSED:
+            loaded = await reload(session, schedule.id)
+            raw = getattr(loaded, attribute)
+            dict.clear(raw)  # the dict's own methods: no in-place validation runs
+            dict.update(raw, value)
+            flag_modified(loaded, attribute)
+            with pytest.raises(ScheduleValidationError) as refused:
+                await session.flush()
+            assert refused.value.field == field
+            assert await stored_rows(connection) == before
+            await session.rollback()
+            assert await stored_rows(connection) == before
 
     async def test_missing_type_is_refused_at_flush(self, session: AsyncSession) -> None:
         workflow = await persisted_workflow(session)

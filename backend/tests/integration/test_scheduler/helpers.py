@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -12,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.models import Schedule
 from tests.factories import make_schedule, make_user, make_workflow
+from tests.waiting import until
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,20 @@ async def create_schedule(
     if next_run_at is not None:
         await set_next_run(sessions, created.schedule_id, next_run_at)
     return created
+
+
+async def create_schedules(
+    sessions: async_sessionmaker[AsyncSession], count: int, **overrides: Any
+) -> list[uuid.UUID]:
+    """Commit `count` schedules of one workflow in one transaction; their ids."""
+    async with sessions() as session, session.begin():
+        user = make_user()
+        session.add(user)
+        workflow = make_workflow(user)
+        session.add(workflow)
+        schedules = [make_schedule(workflow, **overrides) for _ in range(count)]
+        session.add_all(schedules)
+    return [schedule.id for schedule in schedules]
 
 
 async def set_next_run(
@@ -84,3 +103,70 @@ async def executions(db: AsyncEngine, schedule_id: uuid.UUID) -> list[dict[str, 
             {"id": schedule_id},
         )
         return [dict(row._mapping) for row in result]
+
+
+async def wait_until_blocked_on_a_lock(db: AsyncEngine, statement: str) -> None:
+    """Wait until another backend runs a statement containing `statement` and waits on a lock."""
+
+    async def blocked() -> bool:
+        async with db.connect() as connection:
+            waiting = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND pid <> pg_backend_pid() AND query ILIKE :statement"
+                ),
+                {"statement": f"%{statement}%"},
+            )
+        return bool(waiting)
+
+    await until(blocked, f"a backend blocked on a lock in {statement!r}")
+
+
+class EngineProcess:
+    """`python -m app.scheduler` in a process of its own, its output in a file."""
+
+    def __init__(self, database_url: str, log_path: Path, **settings: str) -> None:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SCHEDULER_POLL_INTERVAL": "0.1",
+            "SCHEDULER_BATCH_SIZE": "25",
+            "LOG_LEVEL": "INFO",
+            **{f"SCHEDULER_{name.upper()}": value for name, value in settings.items()},
+        }
+        self.log_path = log_path
+        with log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "app.scheduler"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+
+    def output(self) -> str:
+        """Everything the engine has logged so far."""
+        return self.log_path.read_text()
+
+    async def has_fired(self) -> bool:
+        """True once the engine has logged a fire."""
+        return "fire schedule=" in self.output()
+
+    def send_signal(self, signum: int) -> None:
+        """Send `signum` to the engine."""
+        self.process.send_signal(signum)
+
+    async def exit_code(self) -> int:
+        """Wait for the engine to exit; its exit code."""
+
+        async def exited() -> bool:
+            return self.process.poll() is not None
+
+        await until(exited, f"engine {self.process.pid} to exit")
+        return self.process.returncode
+
+    def reap(self) -> None:
+        """Kill the engine if it still runs (a failed test must not leave it firing)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()

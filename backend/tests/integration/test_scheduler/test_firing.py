@@ -267,8 +267,33 @@ class TestSkips:
             schedule.soft_delete()
         for created in (paused, deleted):
             await set_next_run(sessions, created.schedule_id, start)  # as raw SQL might
+        # Expired: a window that has ended, and a one-time schedule past its run date and
+        # grace. Both are active and live; they have no fire time left.
+        yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+        ended = await create_schedule(
+            sessions, schedule_config={"cron_expression": "* * * * *", "end_date": yesterday}
+        )
+        spent = await create_schedule(
+            sessions, schedule_type="date", schedule_config={"run_date": yesterday}
+        )
+        expired = (ended, spent)
+        for created in expired:
+            schedule = await load(sessions, created.schedule_id)
+            assert (schedule.is_active, schedule.is_deleted) == (True, False)
+            assert schedule.is_expired is True
+            assert schedule.next_run_at is None
+
         report = await SchedulerEngine(db).run_due(now=start + timedelta(days=1))
+
         assert report.claimed == 0
+        for created in (paused, deleted, *expired):
+            assert await fire_times(db, created.schedule_id) == []
+            after = await load(sessions, created.schedule_id)
+            counters = (after.run_count, after.missed_count, after.skipped_count)
+            assert counters == (0, 0, 0)
+            assert after.last_skip_reason is None
+        for created in expired:
+            assert (await load(sessions, created.schedule_id)).next_run_at is None
 
     async def test_an_invalid_row_is_deactivated_not_fatal(
         self, db: AsyncEngine, sessions: Sessions
