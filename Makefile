@@ -27,7 +27,7 @@ $(DEV_STAMP): $(STAMP) requirements-dev.lock
 	touch $(DEV_STAMP)
 
 run: install
-	$(WITH_DB) sh -c '$(BIN)/alembic upgrade head && exec $(BIN)/uvicorn app.main:app --host 127.0.0.1 --port 8000'
+	ENVIRONMENT=$${ENVIRONMENT:-development} $(WITH_DB) sh -c '$(BIN)/alembic upgrade head && exec $(BIN)/uvicorn app.main:app --host 127.0.0.1 --port 8000'
 
 test: install-dev
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90

@@ -37,6 +37,8 @@ class EngineConfig:
     poll_interval: float = 0.5
     reconcile_interval: float = 30.0
     log_fires: bool = True
+    # A pass in flight longer than this shows in /health as degraded.
+    stall_after: float = 60.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineConfig:
@@ -82,6 +84,8 @@ class SchedulerEngine:
         self.state = "stopped"
         self.last_pass_at: datetime | None = None
         self.last_reconcile_at: datetime | None = None
+        self.degraded_reason: str | None = None
+        self._pass_began: float | None = None
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -158,8 +162,13 @@ class SchedulerEngine:
         async with self._database.connect() as connection:
             earliest, now = await queries.earliest_due(connection)
         lag = max(0.0, (now - earliest).total_seconds()) if earliest is not None else 0.0
+        state, reason = self.state, self.degraded_reason
+        in_flight = time.monotonic() - self._pass_began if self._pass_began else 0.0
+        if state == "running" and in_flight > self.config.stall_after:
+            state, reason = "degraded", f"a pass has been running for {in_flight:.0f} s"
         return {
-            "state": self.state,
+            "state": state,
+            "reason": reason if state == "degraded" else None,
             "instance": self.instance_id,
             "last_pass_at": self.last_pass_at.isoformat() if self.last_pass_at else None,
             "last_reconcile_at": (
@@ -222,14 +231,19 @@ class SchedulerEngine:
                     if time.monotonic() >= next_reconcile:
                         next_reconcile = time.monotonic() + self.config.reconcile_interval
                         await self._reconcile_apart()
+                    self._pass_began = time.monotonic()
                     await self.run_due()
+                    self._pass_began = None
                     await self._sleep_until_due()
-                except Exception:
+                except Exception as exc:
+                    self._pass_began = None
                     logger.exception("scheduler pass failed; retrying")
                     self.state = "degraded"
+                    self.degraded_reason = f"the last pass failed: {type(exc).__name__}"
                     await asyncio.sleep(self.config.poll_interval)
                 else:
                     self.state = "running"
+                    self.degraded_reason = None
         finally:
             self.state = "stopped"
             logger.info("scheduler engine %s stopped", self.instance_id)

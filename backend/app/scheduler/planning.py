@@ -7,6 +7,7 @@ docs/schedules.md ("Firing") with APScheduler 3's job options:
   the cost of planning does not grow with how long the engine was down);
 - with `coalesce`, the runnable fire times fold into one run at the latest of them;
 - while `max_instances` executions of the schedule are running, fires are skipped;
+- a schedule whose owner is deactivated or deleted skips its fires (`owner_inactive`);
 - a schedule whose workflow is inactive or deleted skips its fires;
 - the next fire time is the first one after `now`; a schedule with none left (a DATE
   schedule that fired or was missed, a window that ended) is deactivated;
@@ -20,7 +21,8 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+
+from cachetools import LRUCache
 
 from app.timing.lifecycle import SkipReason, has_run, upcoming_fire
 from app.timing.run_options import RunOptions, parse_run_options
@@ -43,6 +45,7 @@ class DueSchedule:
     next_run_at: datetime
     metadata_json: str
     workflow_runnable: bool
+    owner_active: bool
     running: int
 
 
@@ -80,18 +83,44 @@ class FirePlan:
             self.reason = reason
 
 
-@lru_cache(maxsize=65_536)
+# Identical definitions share one parsed value (a storm of copies parses once). Bounded
+# in bytes, by the JSON text each entry is keyed on, not only in entries: a row's JSON is
+# at most 64 KiB (app.core.json_values), so no tenant can make these caches grow unbounded.
+CACHE_BYTES = 16 * 1024 * 1024
+_ENTRY_OVERHEAD = 1024  # what a parsed trigger or run options object costs, roughly
+_triggers: LRUCache[tuple[object, ...], tuple[ScheduleTrigger, int]] = LRUCache(
+    maxsize=CACHE_BYTES, getsizeof=lambda entry: entry[1]
+)
+_options: LRUCache[str, tuple[RunOptions, int]] = LRUCache(
+    maxsize=CACHE_BYTES // 4, getsizeof=lambda entry: entry[1]
+)
+
+
 def cached_trigger(
     schedule_type: str, config_json: str, timezone: str, anchor: datetime | None
 ) -> ScheduleTrigger:
-    """The schedule's trigger; identical definitions share one (storms reuse it)."""
-    return build_trigger(schedule_type, json.loads(config_json), timezone, anchor)
+    """The schedule's trigger, parsed once per distinct definition."""
+    key = (schedule_type, config_json, timezone, anchor)
+    entry = _triggers.get(key)
+    if entry is None:
+        trigger = build_trigger(schedule_type, json.loads(config_json), timezone, anchor)
+        entry = (trigger, len(config_json) + len(timezone) + _ENTRY_OVERHEAD)
+        _triggers[key] = entry
+    return entry[0]
 
 
-@lru_cache(maxsize=4_096)
 def cached_options(metadata_json: str) -> RunOptions:
     """Parsed metadata (engine options), shared by schedules with the same metadata."""
-    return parse_run_options(json.loads(metadata_json))
+    entry = _options.get(metadata_json)
+    if entry is None:
+        entry = (parse_run_options(json.loads(metadata_json)), len(metadata_json) + _ENTRY_OVERHEAD)
+        _options[metadata_json] = entry
+    return entry[0]
+
+
+def cache_sizes() -> tuple[int, int]:
+    """Bytes held by the trigger and run-option caches (for tests and /health)."""
+    return int(_triggers.currsize), int(_options.currsize)
 
 
 def row_trigger(row: DueSchedule | UnplannedSchedule) -> ScheduleTrigger:
@@ -148,6 +177,9 @@ def _plan(due: DueSchedule, now: datetime) -> FirePlan:
     if options.effective_coalesce and len(runnable) > 1:
         plan._skip(len(runnable) - 1, SkipReason.COALESCED)
         runnable = runnable[-1:]
+    if runnable and not due.owner_active:
+        plan._skip(len(runnable), SkipReason.OWNER_INACTIVE)
+        runnable = []
     if runnable and not due.workflow_runnable:
         plan._skip(len(runnable), SkipReason.WORKFLOW_INACTIVE)
         runnable = []

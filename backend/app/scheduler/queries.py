@@ -26,10 +26,12 @@ _CLAIM_DUE = text(
     SELECT s.id, s.workflow_id, s.schedule_type, s.schedule_config::text AS config_json,
            s.timezone, s.created_at, s.next_run_at, s.metadata::text AS metadata_json,
            ({live_and_active_sql("w")}) AS workflow_runnable,
+           ({live_and_active_sql("u")}) AS owner_active,
            (SELECT count(*) FROM workflow_executions e
              WHERE e.schedule_id = s.id AND e.status = 'running') AS running
       FROM schedules s
       JOIN workflows w ON w.id = s.workflow_id
+      JOIN users u ON u.id = s.user_id
      WHERE s.next_run_at <= :now AND {live_and_active_sql("s")}
      ORDER BY s.next_run_at
      LIMIT :limit
