@@ -15,59 +15,59 @@ SECURITY_HEADERS = [
 NO_STORE = (b"cache-control", b"no-store")
 
 
-class BodyTooLargeError(Exception):
-    """The request body passed the configured bound while it was being read."""
-
-
 class RequestBodyLimit:
     """Answer 413 in the API's error shape to a body larger than the settings'
     `max_request_body_bytes`, whether it says so in Content-Length or only streams that
-    much; nothing of it is parsed."""
+    much (such a body is read up to the limit before the app sees any of it)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check the declared length, then count the streamed bytes."""
+        """Check the declared length, or read an undeclared body up to the limit."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         max_bytes: int = scope["app"].state.settings.max_request_body_bytes
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
-            await self._refuse(scope, receive, send, max_bytes)
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > max_bytes:
+                await _refuse(scope, receive, send, max_bytes)
+                return
+            await self.app(scope, receive, send)
             return
+        if b"transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body at all
+            return
+        messages: list[Message] = []
         seen = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > max_bytes:
-                    raise BodyTooLargeError
-            return message
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > max_bytes:
+                await _refuse(scope, receive, send, max_bytes)
+                return
+            if not message.get("more_body", False):
+                break
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLargeError:
-            if not started:
-                await self._refuse(scope, receive, send, max_bytes)
+        await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
-        response = error_response(
-            413,
-            "payload_too_large",
-            f"Request body larger than {max_bytes} bytes",
-            [("body", f"at most {max_bytes} bytes")],
-        )
-        await response(scope, receive, send)
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
+    response = error_response(
+        413,
+        "payload_too_large",
+        f"Request body larger than {max_bytes} bytes",
+        [("body", f"at most {max_bytes} bytes")],
+    )
+    await response(scope, receive, send)
 
 
 class SecurityHeaders:
