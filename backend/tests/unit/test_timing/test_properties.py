@@ -48,6 +48,8 @@ ZONES = st.sampled_from(
     ["UTC", "Asia/Seoul", "America/New_York", "Australia/Lord_Howe", "Mars/Base", ""]
 )
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+OPTION_KEYS = [*KEYS, "priority", "tags", "notification", "max_instances", "coalesce",
+               "misfire_grace_time", "api_key"]  # fmt: skip
 
 
 @settings(max_examples=1500, derandomize=True, deadline=None)
