@@ -204,6 +204,7 @@ def install_error_handlers(app: FastAPI) -> None:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or invalid bearer token"},
     404: {"model": ErrorResponse, "description": "Unknown id (or not yours)"},
+    413: {"model": ErrorResponse, "description": "Request body over MAX_REQUEST_BODY_BYTES"},
     422: {"model": ErrorResponse, "description": "Invalid input: each bad field and why"},
 }
 
