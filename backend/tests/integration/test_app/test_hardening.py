@@ -197,3 +197,34 @@ async def test_schedules_of_an_inactive_or_deleted_owner_skip_their_fires(
     assert schedule.last_skip_reason == "owner_inactive"
     assert schedule.skipped_count == 1
     assert schedule.is_active is True  # the schedule is kept; it fires again if the owner returns
+
+
+async def test_a_genuine_server_error_answers_in_the_error_shape_without_internals(
+    engine_database_url: str, committed_db: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(
+        database_url=engine_database_url, scheduler_enabled=False,
+        jwt_secret="tests-only-signing-secret-0123456789abcdef",
+    )  # fmt: skip
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            body = {"email": "boom@example.com", "password": "kospi-open-9am"}
+            assert (await client.post("/api/v1/users", json=body)).status_code == 201
+            token = await client.post(
+                "/api/v1/auth/token",
+                data={"username": body["email"], "password": body["password"]},
+            )
+            headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            # The database goes away under the app: a fault, not bad input.
+            await app.state.database.dispose()
+            app.state.live_users.ttl = 0
+            app.state.read_database = create_database("postgresql://nobody@127.0.0.1:9/none")
+            response = await client.get("/api/v1/users/me", headers=headers)
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {"code": "internal_error", "message": "Internal server error", "details": []}
+    }
+    assert "127.0.0.1" not in response.text
+    assert "unhandled error on GET /api/v1/users/me" in caplog.text
