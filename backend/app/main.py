@@ -15,6 +15,8 @@ from sqlalchemy import text
 
 from app.api.deps import LiveUsers
 from app.api.errors import install_error_handlers
+from app.api.middleware import RequestBodyLimit, SecurityHeaders
+from app.api.rate_limits import RateLimits
 from app.core.logging import configure_logging
 from app.core.settings import Settings, get_settings
 from app.db.database import create_database, create_session_factory
@@ -31,11 +33,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = settings or get_settings()
         configure_logging(resolved.log_level)
+        resolved.require_jwt_secret()
         app.state.settings = resolved
+        app.state.rate_limits = RateLimits.from_settings(resolved)
         database = create_database(
             resolved.database_url,
             pool_size=resolved.database_pool_size,
             echo=resolved.database_echo,
+            statement_timeout=resolved.database_statement_timeout_seconds,
+            connect_timeout=resolved.database_connect_timeout_seconds,
         )
         app.state.database = database
         app.state.session_factory = create_session_factory(database)
@@ -61,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestBodyLimit)
     for router in (users_router, workflows_router, schedules_router):
         app.include_router(router)
 

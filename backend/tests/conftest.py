@@ -4,6 +4,7 @@ committed-data database emptied for each test that uses it (see README.md here).
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -11,6 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db.database import create_database
 from tests.database import empty, recreate_database, test_server, upgrade
+
+# Apps built from the environment in tests (and the processes tests start) sign tokens
+# with this; outside development the app refuses to start without one.
+os.environ.setdefault("JWT_SECRET", "tests-only-signing-secret-0123456789abcdef")
 
 TEST_DATABASE = "pastetrader_test"
 ENGINE_DATABASE = "pastetrader_test_engine"

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,6 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.errors import FieldValidationError, error_path
 from app.models import Base
+
+logger = logging.getLogger("app.api")
 
 
 class ErrorDetail(BaseModel):
@@ -114,7 +117,10 @@ def _request_field(location: tuple[Any, ...]) -> str:
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status_code, exc.code, exc.message, exc.details)
+    response = error_response(exc.status_code, exc.code, exc.message, exc.details)
+    if (retry_after := getattr(exc, "retry_after", None)) is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 async def _field_error(request: Request, exc: Exception) -> JSONResponse:
@@ -178,8 +184,15 @@ async def _stale_data(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """Anything unexpected: logged with its traceback, answered without internals."""
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "Internal server error")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error through the one shape."""
+    app.add_exception_handler(Exception, _internal_error)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(FieldValidationError, _field_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
@@ -191,9 +204,14 @@ def install_error_handlers(app: FastAPI) -> None:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or invalid bearer token"},
     404: {"model": ErrorResponse, "description": "Unknown id (or not yours)"},
+    413: {"model": ErrorResponse, "description": "Request body over MAX_REQUEST_BODY_BYTES"},
     422: {"model": ErrorResponse, "description": "Invalid input: each bad field and why"},
 }
 
 CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "The object's state forbids it"}
+}
+
+RATE_LIMITED_RESPONSE: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorResponse, "description": "Too many attempts; see Retry-After"}
 }

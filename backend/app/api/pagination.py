@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -34,16 +34,26 @@ def encode_cursor(moment: datetime, row_id: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+MAX_CURSOR_LENGTH = 200
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """The position in a cursor; 422 naming `cursor` when it is not one of ours."""
+    """The position in a cursor; 422 naming `cursor` for anything that is not one of ours."""
     try:
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise ValueError("too long")
         padded = cursor + "=" * (-len(cursor) % 4)
-        moment_text, row_id = json.loads(base64.urlsafe_b64decode(padded))
+        decoded = json.loads(base64.urlsafe_b64decode(padded))
+        if not (isinstance(decoded, list) and len(decoded) == 2):
+            raise ValueError("not a position")
+        moment_text, row_id = decoded
+        if not (isinstance(moment_text, str) and isinstance(row_id, str)):
+            raise ValueError("not a position")
         moment = datetime.fromisoformat(moment_text)
         if moment.tzinfo is None:
             raise ValueError("naive")
-        return moment, uuid.UUID(row_id)
-    except (ValueError, TypeError, json.JSONDecodeError):
+        return moment.astimezone(UTC), uuid.UUID(row_id)
+    except (ValueError, TypeError, OverflowError, RecursionError):
         raise InvalidInputError(
             "Invalid cursor", [("cursor", "not a cursor returned by this API")]
         ) from None

@@ -6,13 +6,14 @@ the database and firing engines from them.
 
 from __future__ import annotations
 
-import logging
-import secrets
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.core import dev_secrets
 from app.core.database_url import to_async_url
 
 MIN_SECRET_LENGTH = 32
@@ -30,8 +31,18 @@ class Settings(BaseSettings):
     # opened and closed under load.
     database_pool_size: int = Field(default=20, ge=1)
     database_echo: bool = False
+    database_statement_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="The server cancels any statement running longer."
+    )
+    database_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    environment: Literal["development", "production"] = Field(
+        default="production",
+        description="development: secrets made once in DEV_SECRETS_DIR (make run sets it).",
+    )
+    dev_secrets_dir: Path = dev_secrets.DEFAULT_DIR
     jwt_secret: SecretStr | None = Field(
-        default=None, description="Signs access tokens; a random one is made when unset (dev)."
+        default=None,
+        description="Signs access tokens; required outside development (32+ characters).",
     )
     access_token_minutes: int = Field(default=60, ge=1)
     auth_cache_seconds: float = Field(
@@ -43,6 +54,15 @@ class Settings(BaseSettings):
     scheduler_reconcile_interval: float = Field(default=30.0, gt=0)
     scheduler_log_fires: bool = True
     log_level: str = "INFO"
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # limits' notation ("5/minute"); per client address, and per account for logins.
+    login_rate_limit_per_address: str = "20/minute"
+    login_rate_limit_per_account: str = "5/minute"
+    registration_rate_limit_per_address: str = "10/minute"
+    rate_limit_storage_url: str = Field(
+        default="memory://",
+        description="memory:// (per process) or a shared store, e.g. async+redis://host:6379",
+    )
 
     @field_validator("jwt_secret")
     @classmethod
@@ -53,16 +73,23 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _development_secret(self) -> Settings:
-        if self.jwt_secret is None:
-            logging.getLogger(__name__).warning(
-                "JWT_SECRET is not set: using a random secret; tokens die with this process"
-            )
-            self.jwt_secret = SecretStr(secrets.token_urlsafe(32))
+        if self.jwt_secret is None and self.environment == "development":
+            secret = dev_secrets.load_or_create("jwt_secret", self.dev_secrets_dir)
+            self.jwt_secret = SecretStr(secret)
         return self
+
+    def require_jwt_secret(self) -> None:
+        """Refuse to serve without a signing secret (outside development none is made)."""
+        if self.jwt_secret is None:
+            raise RuntimeError(
+                "JWT_SECRET is not set: set it (32+ characters) or, on a development "
+                "machine, ENVIRONMENT=development"
+            )
 
     @property
     def jwt_secret_value(self) -> str:
         """The signing secret."""
+        self.require_jwt_secret()
         assert self.jwt_secret is not None
         return self.jwt_secret.get_secret_value()
 

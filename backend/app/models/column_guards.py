@@ -1,10 +1,10 @@
 """Attribute rules every model gets: defaults visible at construction, and values PostgreSQL
-would refuse later (naive datetimes, NUL characters) refused at assignment, naming the field."""
+would refuse later (naive datetimes, NUL, bad Unicode, non-finite numbers, JSON past its
+bounds) refused at assignment, naming the field."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapper
 
 from app.core.errors import FieldValidationError
+from app.core.json_values import check_json_value, text_problem
 from app.models.base import Base
 from app.models.types import UTCDateTime, require_aware
 
@@ -33,37 +34,33 @@ def _refuse_naive(target: Any, value: datetime | None, oldvalue: Any, initiator:
     return require_aware(value, initiator.key)
 
 
-def nul_path(value: Any, path: str) -> str | None:
-    """Where in a string or JSON value a NUL character hides (PostgreSQL cannot store it)."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if "\x00" in str(key):
-                return f"{path}.{key!r}"
-            if (found := nul_path(item, f"{path}.{key}")) is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            if (found := nul_path(item, f"{path}[{index}]")) is not None:
-                return found
-    return None
-
-
-def _refuse_nul(target: Any, value: Any, oldvalue: Any, initiator: Any) -> Any:
-    field = initiator.key.rstrip("_")
-    if (where := nul_path(value, field)) is not None:
-        raise FieldValidationError(where, "contains a NUL character, which cannot be stored")
+def _refuse_bad_text(target: Any, value: Any, oldvalue: Any, initiator: Any) -> Any:
+    if isinstance(value, str) and (problem := text_problem(value)) is not None:
+        raise FieldValidationError(initiator.key.rstrip("_"), problem)
     return value
+
+
+def _refuse_bad_json(target: Any, value: Any, oldvalue: Any, initiator: Any) -> Any:
+    if value is not None:
+        check_json_value(value, initiator.key.rstrip("_"))
+    return value
+
+
+def json_attributes(mapper: Mapper[Any]) -> list[str]:
+    """The attribute names of a model's JSONB columns."""
+    return [a.key for a in mapper.column_attrs if isinstance(a.columns[0].type, JSONB)]
 
 
 @event.listens_for(Base, "mapper_configured", propagate=True)
 def _guard_columns(mapper: Mapper[Any], class_: type[Any]) -> None:
-    """Refuse, at assignment and naming the attribute, what PostgreSQL would refuse later:
-    naive datetimes, and NUL characters in text and JSON."""
+    """Refuse, at assignment and naming the attribute, what PostgreSQL would refuse later
+    (naive datetimes, NUL characters, unpaired surrogates, non-finite numbers) and JSON
+    beyond the stored-value bounds (`app.core.json_values`)."""
     for attribute in mapper.column_attrs:
         column_type = attribute.columns[0].type
         if isinstance(column_type, UTCDateTime):
             event.listen(attribute, "set", _refuse_naive, retval=True)
-        elif isinstance(column_type, (String, JSONB)):
-            event.listen(attribute, "set", _refuse_nul, retval=True)
+        elif isinstance(column_type, String):
+            event.listen(attribute, "set", _refuse_bad_text, retval=True)
+        elif isinstance(column_type, JSONB):
+            event.listen(attribute, "set", _refuse_bad_json, retval=True)

@@ -3,6 +3,8 @@
 - A workflow soft-deleted in this flush takes its live schedules with it (same
   timestamp); restoring it brings back exactly those (docs/data-model.md).
 - Every new or changed schedule is validated and its `next_run_at` kept current.
+- Every JSON column written is within the stored-value rules, also after an in-place
+  change that no assignment saw (`app.core.json_values`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from app.core.clock import utc_now
+from app.core.json_values import check_json_value
+from app.models.base import Base
+from app.models.column_guards import json_attributes
 from app.models.schedule import Schedule
 from app.models.workflow import Workflow
 
@@ -51,3 +56,14 @@ def _before_flush(session: Session, context: UOWTransaction, instances: Any) -> 
     for obj in [*new, *session.dirty]:
         if isinstance(obj, Schedule):
             obj.prepare_for_flush(now, is_new=obj in new)
+        if isinstance(obj, Base):
+            _check_json_columns(obj, is_new=obj in new)
+
+
+def _check_json_columns(obj: Base, *, is_new: bool) -> None:
+    state = inspect(obj)
+    for key in json_attributes(state.mapper):
+        if is_new or state.attrs[key].history.has_changes():
+            value = getattr(obj, key)
+            if value is not None:
+                check_json_value(value, key.rstrip("_"))

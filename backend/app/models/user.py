@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from app.core.errors import FieldValidationError
+from app.core.emails import EMAIL_MAX_LENGTH, normalise_email
 from app.models.base import Base, SoftDeleteMixin, TimestampMixin, UUIDMixin, not_deleted_sql
 
 if TYPE_CHECKING:
@@ -16,11 +16,10 @@ if TYPE_CHECKING:
     from app.models.tool import Tool
     from app.models.workflow import Workflow
 
-EMAIL_MAX_LENGTH = 320
-
 
 class User(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
-    """A person or service account; `email` is unique among live users, ignoring case."""
+    """A person or service account; `email` (stored in the form `app.core.emails` gives it)
+    is unique among live users, ignoring case."""
 
     __tablename__ = "users"
     __table_args__ = (
@@ -51,12 +50,4 @@ class User(UUIDMixin, TimestampMixin, SoftDeleteMixin, Base):
 
     @validates("email")
     def _validate_email(self, key: str, value: str) -> str:
-        if not isinstance(value, str):
-            raise FieldValidationError("email", "must be a string")
-        email = value.strip()
-        local, _, domain = email.partition("@")
-        if not local or "." not in domain or " " in email:
-            raise FieldValidationError("email", f"{value!r} is not an email address")
-        if len(email) > EMAIL_MAX_LENGTH:
-            raise FieldValidationError("email", f"longer than {EMAIL_MAX_LENGTH} characters")
-        return email
+        return normalise_email(value)

@@ -18,7 +18,12 @@ async def main() -> None:
     """Run one firing engine until a stop signal."""
     settings = get_settings()
     configure_logging(settings.log_level)
-    database = create_database(settings.database_url, pool_size=2)
+    database = create_database(
+        settings.database_url,
+        pool_size=2,
+        statement_timeout=settings.database_statement_timeout_seconds,
+        connect_timeout=settings.database_connect_timeout_seconds,
+    )
     scheduler = SchedulerEngine(database, EngineConfig.from_settings(settings))
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -2,7 +2,8 @@
 
 Each pass locks a batch of due rows with FOR UPDATE SKIP LOCKED, decides every fire
 (planning.py), inserts the pending executions and advances the schedules in the same
-transaction, and commits. Any number of engines may share one database.
+transaction, and commits. Any number of engines may share one database. What is due is
+decided by the database's clock, never the engine's own (which may be wrong).
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.core.clock import utc_now
 from app.core.settings import Settings
 from app.scheduler import queries
 from app.scheduler.planning import FirePlan, plan_fires, replan
@@ -36,6 +37,8 @@ class EngineConfig:
     poll_interval: float = 0.5
     reconcile_interval: float = 30.0
     log_fires: bool = True
+    # A pass in flight longer than this shows in /health as degraded.
+    stall_after: float = 60.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineConfig:
@@ -74,15 +77,15 @@ class SchedulerEngine:
         self,
         database: AsyncEngine,
         config: EngineConfig | None = None,
-        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._database = database
         self.config = config or EngineConfig()
-        self._clock = clock
         self.instance_id = uuid.uuid4().hex[:8]
         self.state = "stopped"
         self.last_pass_at: datetime | None = None
         self.last_reconcile_at: datetime | None = None
+        self.degraded_reason: str | None = None
+        self._pass_began: float | None = None
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -90,15 +93,17 @@ class SchedulerEngine:
     # -- one pass -----------------------------------------------------------------------
 
     async def run_due(self, now: datetime | None = None) -> PassReport:
-        """Fire everything due at `now` (default: the clock), in concurrent batches."""
+        """Fire everything due at `now` (default: the database's clock), in concurrent batches.
+
+        `now` is for tests and tools that replay a moment; engines leave it out.
+        """
         report = PassReport()
         await asyncio.gather(*(self._drain(now, report) for _ in range(self.config.concurrency)))
-        self.last_pass_at = self._clock()
         return report
 
     async def _drain(self, now: datetime | None, report: PassReport) -> None:
         while not self._stopping.is_set():
-            batch = await self._fire_batch(now or self._clock())
+            batch = await self._fire_batch(now)
             report.claimed += batch.claimed
             report.fired += batch.fired
             report.missed += batch.missed
@@ -106,16 +111,20 @@ class SchedulerEngine:
             if batch.claimed < self.config.batch_size:
                 return
 
-    async def _fire_batch(self, now: datetime) -> PassReport:
+    async def _fire_batch(self, given_now: datetime | None) -> PassReport:
         async with self._database.begin() as connection:
+            now = given_now or await queries.database_now(connection)
+            began = time.monotonic()
             due = await queries.claim_due(connection, now, self.config.batch_size)
             if not due:
+                self.last_pass_at = now
                 return PassReport()
             plans = [plan_fires(schedule, now) for schedule in due]
             inserted = await queries.insert_executions(connection, queries.fires_of(plans))
             fired = Counter(schedule_id for _, schedule_id in inserted)
             await queries.advance_schedules(connection, plans, fired, now)
-        committed_at = self._clock()
+        committed_at = now + timedelta(seconds=time.monotonic() - began)
+        self.last_pass_at = committed_at
         self._log(plans, fired, committed_at)
         return PassReport(
             claimed=len(due),
@@ -128,7 +137,10 @@ class SchedulerEngine:
         for plan in plans:
             schedule_id = plan.schedule.id
             if plan.error:
-                logger.error("schedule %s has an invalid definition: %s", schedule_id, plan.error)
+                logger.error(
+                    "schedule %s quarantined (deactivated, reason invalid_config): %s",
+                    schedule_id, plan.error,
+                )  # fmt: skip
             if plan.missed or plan.skipped:
                 logger.warning(
                     "skip schedule=%s missed=%d skipped=%d reason=%s",
@@ -148,11 +160,15 @@ class SchedulerEngine:
     async def status(self) -> dict[str, object]:
         """State for /health: running or not, last pass, lag of the oldest due schedule."""
         async with self._database.connect() as connection:
-            earliest = await queries.earliest_due(connection)
-        now = self._clock()
+            earliest, now = await queries.earliest_due(connection)
         lag = max(0.0, (now - earliest).total_seconds()) if earliest is not None else 0.0
+        state, reason = self.state, self.degraded_reason
+        in_flight = time.monotonic() - self._pass_began if self._pass_began else 0.0
+        if state == "running" and in_flight > self.config.stall_after:
+            state, reason = "degraded", f"a pass has been running for {in_flight:.0f} s"
         return {
-            "state": self.state,
+            "state": state,
+            "reason": reason if state == "degraded" else None,
             "instance": self.instance_id,
             "last_pass_at": self.last_pass_at.isoformat() if self.last_pass_at else None,
             "last_reconcile_at": (
@@ -165,9 +181,9 @@ class SchedulerEngine:
 
     async def reconcile(self, now: datetime | None = None) -> ReconcileReport:
         """Repair rows out of line: active without a next fire time, paused but still due."""
-        moment = now or self._clock()
         report = ReconcileReport()
         async with self._database.begin() as connection:
+            moment = now or await queries.database_now(connection)
             rows = await queries.claim_unplanned(connection, self.config.batch_size)
             plans = [replan(row, moment) for row in rows]
             await queries.write_plans(connection, plans)
@@ -195,10 +211,10 @@ class SchedulerEngine:
 
     async def _sleep_until_due(self) -> None:
         async with self._database.connect() as connection:
-            earliest = await queries.earliest_due(connection)
+            earliest, now = await queries.earliest_due(connection)
         delay = self.config.poll_interval
         if earliest is not None:
-            delay = min(delay, max(0.0, (earliest - self._clock()).total_seconds()))
+            delay = min(delay, max(0.0, (earliest - now).total_seconds()))
         if delay > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
@@ -208,26 +224,36 @@ class SchedulerEngine:
         """Fire due schedules until `stop()`; a pass in flight always finishes first."""
         self.state = "running"
         logger.info("scheduler engine %s started", self.instance_id)
-        next_reconcile = self._clock()
+        next_reconcile = time.monotonic()
         try:
             while not self._stopping.is_set():
                 try:
-                    if self._clock() >= next_reconcile:
-                        await self.reconcile()
-                        next_reconcile = self._clock() + timedelta(
-                            seconds=self.config.reconcile_interval
-                        )
+                    if time.monotonic() >= next_reconcile:
+                        next_reconcile = time.monotonic() + self.config.reconcile_interval
+                        await self._reconcile_apart()
+                    self._pass_began = time.monotonic()
                     await self.run_due()
+                    self._pass_began = None
                     await self._sleep_until_due()
-                except Exception:
+                except Exception as exc:
+                    self._pass_began = None
                     logger.exception("scheduler pass failed; retrying")
                     self.state = "degraded"
+                    self.degraded_reason = f"the last pass failed: {type(exc).__name__}"
                     await asyncio.sleep(self.config.poll_interval)
                 else:
                     self.state = "running"
+                    self.degraded_reason = None
         finally:
             self.state = "stopped"
             logger.info("scheduler engine %s stopped", self.instance_id)
+
+    async def _reconcile_apart(self) -> None:
+        """Reconcile, but never let a failing repair pass keep the engine from firing."""
+        try:
+            await self.reconcile()
+        except Exception:
+            logger.exception("reconciliation failed; firing goes on, retrying next interval")
 
     def start(self) -> asyncio.Task[None]:
         """Run the loop in a background task (inside the app's lifespan)."""

@@ -26,10 +26,12 @@ _CLAIM_DUE = text(
     SELECT s.id, s.workflow_id, s.schedule_type, s.schedule_config::text AS config_json,
            s.timezone, s.created_at, s.next_run_at, s.metadata::text AS metadata_json,
            ({live_and_active_sql("w")}) AS workflow_runnable,
+           ({live_and_active_sql("u")}) AS owner_active,
            (SELECT count(*) FROM workflow_executions e
              WHERE e.schedule_id = s.id AND e.status = 'running') AS running
       FROM schedules s
       JOIN workflows w ON w.id = s.workflow_id
+      JOIN users u ON u.id = s.user_id
      WHERE s.next_run_at <= :now AND {live_and_active_sql("s")}
      ORDER BY s.next_run_at
      LIMIT :limit
@@ -79,7 +81,7 @@ _ADVANCE_SCHEDULES = text(
 
 _EARLIEST_DUE = text(
     f"""
-    SELECT min(next_run_at) FROM schedules
+    SELECT min(next_run_at), clock_timestamp() FROM schedules
      WHERE next_run_at IS NOT NULL AND {live_and_active_sql()}
     """
 )
@@ -157,10 +159,24 @@ async def advance_schedules(
     )
 
 
-async def earliest_due(connection: AsyncConnection) -> datetime | None:
-    """The earliest `next_run_at` of any live active schedule (index-only lookup)."""
-    value: datetime | None = await connection.scalar(_EARLIEST_DUE)
-    return value
+async def earliest_due(connection: AsyncConnection) -> tuple[datetime | None, datetime]:
+    """The earliest `next_run_at` of any live active schedule (index-only lookup), and the
+    database's clock."""
+    row = (await connection.execute(_EARLIEST_DUE)).one()
+    return row[0], row[1]
+
+
+async def database_now(connection: AsyncConnection) -> datetime:
+    """The database server's clock: the one time every engine agrees on.
+
+    Engines decide what is due by it, never by their own clocks, so an engine whose
+    machine runs minutes fast or slow neither fires early nor counts fires as missed.
+    """
+    now: datetime = await connection.scalar(_DATABASE_NOW)
+    return now
+
+
+_DATABASE_NOW = text("SELECT clock_timestamp()")
 
 
 # -- reconciliation -------------------------------------------------------------------

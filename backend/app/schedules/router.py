@@ -111,11 +111,14 @@ async def resume_schedule(
     return ScheduleRead.of(await service.resume(session, user, schedule_id))
 
 
-@router.post("/{schedule_id}/trigger", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{schedule_id}/trigger", status_code=status.HTTP_201_CREATED, responses=CONFLICT_RESPONSE
+)
 async def trigger_schedule(
     schedule_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> TriggerResult:
-    """Run the workflow now, once, also while paused; answers the new execution."""
+    """Run the workflow now, once, also while paused; answers the new execution (409 when
+    the workflow or its owner is inactive or deleted)."""
     schedule, execution = await service.trigger(session, user, schedule_id)
     return TriggerResult(schedule=ScheduleRead.of(schedule), execution=ExecutionRead.of(execution))
 

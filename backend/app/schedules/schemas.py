@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.api.schemas import PatchModel, ReadModel, Source
 from app.core.clock import utc_now
+from app.core.json_values import MAX_TEXT_LENGTH
 from app.models import ExecutionStatus, ScheduleType, TriggerType
 from app.models.schedule import NAME_MAX_LENGTH, PAUSE_NOTE_MAX_LENGTH, TIMEZONE_MAX_LENGTH
 from app.timing.description import describe
@@ -67,7 +68,7 @@ class ScheduleCreate(BaseModel):
 
     workflow_id: uuid.UUID
     name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=MAX_TEXT_LENGTH)
     schedule_type: ScheduleType
     schedule_config: dict[str, Any]
     timezone: str = Field(default="UTC", max_length=TIMEZONE_MAX_LENGTH)
@@ -83,7 +84,7 @@ class ScheduleUpdate(PatchModel):
     clearable = frozenset({"description"})
 
     name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=MAX_TEXT_LENGTH)
     schedule_config: dict[str, Any] | None = None
     timezone: str | None = Field(default=None, max_length=TIMEZONE_MAX_LENGTH)
     metadata: dict[str, Any] | None = None

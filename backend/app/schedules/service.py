@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from app.api.errors import ConflictError, InvalidInputError, NotFoundError
 from app.core.clock import utc_now
 from app.core.security import Principal
-from app.models import Schedule, ScheduleType, WorkflowExecution
+from app.models import Schedule, ScheduleType, User, WorkflowExecution
 from app.scheduler.manual import fire_now
 from app.schedules import repository
 from app.schedules.schemas import FireTime, Preview, ScheduleCreate, ScheduleUpdate
@@ -152,8 +152,15 @@ async def resume(session: AsyncSession, user: Principal, schedule_id: uuid.UUID)
 async def trigger(
     session: AsyncSession, user: Principal, schedule_id: uuid.UUID
 ) -> tuple[Schedule, WorkflowExecution]:
-    """Run the schedule's workflow now, once (also while paused)."""
+    """Run the schedule's workflow now, once (also while paused); 409 when the workflow or
+    its owner is inactive or deleted (the firing engine would skip such a fire too)."""
     schedule = await require(session, user, schedule_id)
+    workflow = await workflows.find(session, user, schedule.workflow_id)
+    if workflow is None or not workflow.is_active:
+        raise ConflictError("Cannot trigger: its workflow is inactive or deleted")
+    owner = await session.get(User, schedule.user_id)
+    if owner is None or not owner.is_active or owner.is_deleted:
+        raise ConflictError("Cannot trigger: its owner is inactive or deleted")
     execution_id = await fire_now(await session.connection(), schedule, utc_now())
     execution = await session.get(WorkflowExecution, execution_id)
     assert execution is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,8 +20,17 @@ from app.timing.errors import ScheduleValidationError
 from app.timing.zones import parse_instant
 
 CONFIG_FIELD = "schedule_config"
+# Longer expressions are not cron: each accepted one is parsed on every fire.
+CRON_EXPRESSION_MAX_LENGTH = 200
+CRON_FIELD_MAX_LENGTH = 100
+# The longest interval: longer is not a schedule, and bigger numbers overflow date math.
+MAX_INTERVAL = timedelta(days=3660)
+_MAX_SECONDS = int(MAX_INTERVAL.total_seconds())
 CRON_FIELD_NAMES = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
 WINDOW_KEYS = ("start_date", "end_date")
+
+
+CronField = Annotated[str, Field(max_length=CRON_FIELD_MAX_LENGTH)]
 
 
 class _StrictConfig(BaseModel):
@@ -36,15 +45,15 @@ class _WindowConfig(_StrictConfig):
 class CronConfig(_WindowConfig):
     """A cron schedule: a standard cron expression, APScheduler-style fields, or both."""
 
-    cron_expression: str | None = None
-    year: int | str | None = None
-    month: int | str | None = None
-    day: int | str | None = None
-    week: int | str | None = None
-    day_of_week: int | str | None = None
-    hour: int | str | None = None
-    minute: int | str | None = None
-    second: int | str | None = None
+    cron_expression: str | None = Field(default=None, max_length=CRON_EXPRESSION_MAX_LENGTH)
+    year: int | CronField | None = None
+    month: int | CronField | None = None
+    day: int | CronField | None = None
+    week: int | CronField | None = None
+    day_of_week: int | CronField | None = None
+    hour: int | CronField | None = None
+    minute: int | CronField | None = None
+    second: int | CronField | None = None
 
     def fields(self) -> dict[str, int | str]:
         """The APScheduler-style fields that were given."""
@@ -56,11 +65,11 @@ class CronConfig(_WindowConfig):
 class IntervalConfig(_WindowConfig):
     """An interval schedule: elapsed time between fires."""
 
-    weeks: int | None = Field(default=None, ge=0)
-    days: int | None = Field(default=None, ge=0)
-    hours: int | None = Field(default=None, ge=0)
-    minutes: int | None = Field(default=None, ge=0)
-    seconds: int | None = Field(default=None, ge=0)
+    weeks: int | None = Field(default=None, ge=0, le=_MAX_SECONDS // 604_800)
+    days: int | None = Field(default=None, ge=0, le=_MAX_SECONDS // 86_400)
+    hours: int | None = Field(default=None, ge=0, le=_MAX_SECONDS // 3_600)
+    minutes: int | None = Field(default=None, ge=0, le=_MAX_SECONDS // 60)
+    seconds: int | None = Field(default=None, ge=0, le=_MAX_SECONDS)
 
     def period(self) -> timedelta:
         """The interval as a timedelta."""
@@ -151,6 +160,10 @@ def parse_definition(schedule_type: str, raw: object, tz: ZoneInfo) -> ScheduleD
     if isinstance(model, IntervalConfig) and model.period() <= timedelta(0):
         raise ScheduleValidationError(
             CONFIG_FIELD, "an interval needs weeks, days, hours, minutes or seconds above zero"
+        )
+    if isinstance(model, IntervalConfig) and model.period() > MAX_INTERVAL:
+        raise ScheduleValidationError(
+            CONFIG_FIELD, f"an interval can be at most {MAX_INTERVAL.days} days"
         )
     if isinstance(model, CronConfig) and model.cron_expression is None and not model.fields():
         raise ScheduleValidationError(

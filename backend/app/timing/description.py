@@ -10,6 +10,7 @@ from app.timing.definitions import CRON_FIELD_NAMES, WINDOW_KEYS
 from app.timing.triggers import explain_cron
 
 _UNITS = ("weeks", "days", "hours", "minutes", "seconds")
+_CACHED_CONFIG_CHARS = 1024
 # APScheduler numbers weekdays from Monday = 0; cron from Sunday = 0.
 _APS_WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -55,11 +56,16 @@ def _plural(count: int, unit: str) -> str:
 
 def describe(schedule_type: str, config: Mapping[str, Any], timezone: str) -> str:
     """A sentence saying when the schedule fires, in its own time zone."""
-    # Valid configs are flat objects of scalars, so their sorted items make a cheap key.
+    # Valid configs are small flat objects of scalars, so their sorted items make a cheap
+    # key; anything large or unhashable (a row broken by raw SQL) is described uncached,
+    # so the cache stays a few megabytes whatever is stored.
+    items = tuple(sorted(config.items()))
+    if sum(len(str(key)) + len(str(value)) for key, value in items) > _CACHED_CONFIG_CHARS:
+        return _describe.__wrapped__(str(schedule_type), items, timezone)
     try:
-        return _describe(str(schedule_type), tuple(sorted(config.items())), timezone)
-    except TypeError:  # unhashable values: a broken row; describe it uncached
-        return _describe.__wrapped__(str(schedule_type), tuple(sorted(config.items())), timezone)
+        return _describe(str(schedule_type), items, timezone)
+    except TypeError:
+        return _describe.__wrapped__(str(schedule_type), items, timezone)
 
 
 @lru_cache(maxsize=4096)

@@ -33,6 +33,7 @@ class SkipReason(StrEnum):
     MAX_INSTANCES = "max_instances"
     WORKFLOW_INACTIVE = "workflow_inactive"
     INVALID_CONFIG = "invalid_config"
+    OWNER_INACTIVE = "owner_inactive"
 
 
 def has_run(last_run_at: datetime | None, run_count: int | None) -> bool:

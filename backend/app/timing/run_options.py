@@ -19,6 +19,12 @@ from app.timing.errors import ScheduleValidationError
 
 METADATA_FIELD = "metadata"
 DEFAULT_MISFIRE_GRACE_SECONDS = 60
+# Upper bounds: a grace beyond a day or more runs than this at once is not a schedule, and
+# unbounded values let one schedule make the firing engine's work unbounded.
+MAX_MISFIRE_GRACE_SECONDS = 86_400
+MAX_INSTANCES = 100
+MAX_TAGS = 32
+MAX_CHANNELS = 32
 
 
 class Notification(BaseModel):
@@ -28,7 +34,7 @@ class Notification(BaseModel):
 
     on_success: bool | None = None
     on_failure: bool | None = None
-    channels: list[str] | None = None
+    channels: list[str] | None = Field(default=None, max_length=MAX_CHANNELS)
 
 
 class RunOptions(BaseModel):
@@ -37,11 +43,11 @@ class RunOptions(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
     priority: Literal["low", "normal", "high"] | None = None
-    tags: list[str] | None = Field(default=None)
+    tags: list[str] | None = Field(default=None, max_length=MAX_TAGS)
     notification: Notification | None = None
-    max_instances: int | None = Field(default=None, ge=1)
+    max_instances: int | None = Field(default=None, ge=1, le=MAX_INSTANCES)
     coalesce: bool | None = None
-    misfire_grace_time: int | None = Field(default=None, ge=0)
+    misfire_grace_time: int | None = Field(default=None, ge=0, le=MAX_MISFIRE_GRACE_SECONDS)
 
     @property
     def effective_max_instances(self) -> int:

@@ -42,6 +42,7 @@ from app.timing.zones import (
 )
 
 _TICK = timedelta(microseconds=1)
+TICK = _TICK
 
 
 class FireTimes(Protocol):
@@ -219,6 +220,16 @@ class IntervalTimes:
             return self._anchor
         return self._anchor + ((moment - self._anchor) // self._period + 1) * self._period
 
+    def count_in(self, start: datetime, stop: datetime) -> int:
+        """How many fire times fall in [start, stop), by arithmetic."""
+        return max(0, self._before(stop) - self._before(start))
+
+    def _before(self, moment: datetime) -> int:
+        """The number of fire times strictly before `moment`."""
+        if moment <= self._anchor:
+            return 0
+        return -((self._anchor - moment) // self._period)  # ceil((moment - anchor) / period)
+
 
 class DateTimes:
     """A single fire time."""
@@ -260,6 +271,30 @@ class ScheduleTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships
         if fire_time is None or (self.end is not None and fire_time > self.end):
             return None
         return fire_time
+
+    def count_between(self, start: datetime, stop: datetime, limit: int) -> tuple[int, bool]:
+        """How many fire times fall in [start, stop) inside the window: (count, exact).
+
+        Intervals are counted by arithmetic and one-time schedules have one fire time, so
+        their counts are exact at constant cost. Cron fire times are walked, at most
+        `limit` of them: past that the count is a lower bound and `exact` is False.
+        """
+        if self.start is not None:
+            start = max(start, self.start)
+        if self.end is not None:
+            stop = min(stop, self.end + _TICK)  # the window's end is inclusive
+        if stop <= start:
+            return 0, True
+        if isinstance(self.times, IntervalTimes):
+            return self.times.count_in(start, stop), True
+        count = 0
+        moment = self.times.next_after(start - _TICK)
+        while moment is not None and moment < stop:
+            count += 1
+            if count >= limit:
+                return count, False
+            moment = self.times.next_after(moment)
+        return count, True
 
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime

@@ -12,6 +12,10 @@ from app.timing.errors import ScheduleValidationError
 
 # Larger than any daylight-saving shift in the tz database (at most two hours).
 MAX_DST_SHIFT = timedelta(hours=3)
+# Dates a schedule may name: far enough from datetime's limits that no zone offset, DST
+# shift or fire-time walk can overflow (docs/schedules.md, "Rules every schedule_config follows").
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 8999
 _GAP_SEARCH_SPAN = timedelta(days=2)
 
 
@@ -84,7 +88,13 @@ def parse_instant(value: object, tz: ZoneInfo, field: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ScheduleValidationError(field, f"{value!r} is not an ISO 8601 date-time") from None
+        raise ScheduleValidationError(
+            field, f"{value[:64]!r} is not an ISO 8601 date-time"
+        ) from None
+    if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+        raise ScheduleValidationError(
+            field, f"must be in the years {EARLIEST_YEAR} to {LATEST_YEAR}"
+        )
     if parsed.tzinfo is None:
         return first_instant_at_or_after(parsed, tz)
     return parsed.astimezone(UTC)

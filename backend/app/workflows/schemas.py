@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.schemas import PatchModel, ReadModel
+from app.core.json_values import MAX_TEXT_LENGTH
 from app.models.workflow import NAME_MAX_LENGTH
 
 
@@ -23,7 +24,7 @@ class WorkflowCreate(BaseModel):
     )
 
     name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=MAX_TEXT_LENGTH)
     config: dict[str, Any] = Field(default_factory=dict)
     variables: dict[str, Any] = Field(default_factory=dict)
     is_active: bool = True
@@ -36,7 +37,7 @@ class WorkflowUpdate(PatchModel):
     clearable = frozenset({"description"})
 
     name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=MAX_TEXT_LENGTH)
     config: dict[str, Any] | None = None
     variables: dict[str, Any] | None = None
     is_active: bool | None = None
