@@ -19,7 +19,9 @@ class FieldValidationError(ValueError):
 
 
 # Pydantic names the member of a union that failed (`hour.int`); users know only the key.
-_UNION_TAGS = frozenset({"int", "str", "bool", "float", "list", "dict"})
+_UNION_TAGS = frozenset(
+    {"int", "str", "bool", "float", "list", "dict", "constrained-str", "constrained-int"}
+)
 
 
 def error_path(root: str, location: tuple[int | str, ...]) -> str:

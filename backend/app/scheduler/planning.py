@@ -24,6 +24,7 @@ from datetime import datetime
 
 from cachetools import LRUCache
 
+from app.core.errors import FieldValidationError
 from app.timing.lifecycle import SkipReason, has_run, upcoming_fire
 from app.timing.run_options import RunOptions, parse_run_options
 from app.timing.triggers import TICK, ScheduleTrigger, build_trigger
@@ -158,7 +159,10 @@ def plan_fires(due: DueSchedule, now: datetime) -> FirePlan:
         return _plan(due, now)
     except Exception as exc:  # one schedule's failure must not stop the batch
         plan = FirePlan(due)
-        plan.error = f"{type(exc).__name__}: {exc}"[:500]
+        reason = (
+            str(exc) if isinstance(exc, FieldValidationError) else f"{type(exc).__name__}: {exc}"
+        )
+        plan.error = reason[:500]
         plan._skip(1, SkipReason.INVALID_CONFIG)
         plan.deactivate = True
         return plan

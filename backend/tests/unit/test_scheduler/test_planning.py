@@ -31,6 +31,7 @@ def due(
     next_run_at: datetime = T0,
     metadata: dict[str, Any] | None = None,
     runnable: bool = True,
+    owner_active: bool = True,
     running: int = 0,
     timezone: str = "UTC",
     config_json: str | None = None,
@@ -46,6 +47,7 @@ def due(
         next_run_at=next_run_at,
         metadata_json=json.dumps(metadata or {}),
         workflow_runnable=runnable,
+        owner_active=owner_active,
         running=running,
     )
 
@@ -66,6 +68,11 @@ def test_on_time_fire() -> None:
     plan = plan_fires(due(), T0 + SECOND)
     assert outcome(plan) == ([T0], 0, 0, None, T0 + MINUTE, False)
     assert plan.error is None
+
+
+def test_an_inactive_or_deleted_owner_skips_the_fire_and_keeps_the_schedule() -> None:
+    plan = plan_fires(due(owner_active=False), T0 + SECOND)
+    assert outcome(plan) == ([], 0, 1, SkipReason.OWNER_INACTIVE, T0 + MINUTE, False)
 
 
 def test_not_yet_due_fires_nothing_and_keeps_the_time() -> None:
