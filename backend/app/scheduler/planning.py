@@ -141,6 +141,13 @@ def _due_fire_times(
     """
     missed = 0
     moment: datetime | None = first
+    if not trigger.in_window(first):
+        # A stored time the definition does not give (written by raw SQL, or the window
+        # moved): never fired; planning goes on from the definition's own next time.
+        moment = trigger.next_after(first)
+        if moment is None or moment > now:
+            return [], 0, moment
+        first = moment
     if first < horizon:
         # `first` was planned, so it counts even if the definition changed under it.
         later, _exact = trigger.count_between(first + TICK, horizon, MISSED_COUNT_LIMIT)

@@ -105,6 +105,12 @@ async def update(
     schedule = await require(session, user, schedule_id)
     for key, value in data.changes().items():
         setattr(schedule, "metadata_" if key == "metadata" else key, value)
+    if schedule.is_active and (reason := schedule.never_fires_reason(utc_now())):
+        # Refused like a new schedule that could never fire; the request's rollback
+        # undoes the changes above.
+        raise InvalidInputError(
+            "This schedule could never fire", [("schedule_config", f"it can never fire: {reason}")]
+        )
     await session.flush()
     return schedule
 

@@ -272,6 +272,12 @@ class ScheduleTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships
             return None
         return fire_time
 
+    def in_window(self, moment: datetime) -> bool:
+        """True when `moment` lies inside the schedule's start/end window (both inclusive)."""
+        return (self.start is None or moment >= self.start) and (
+            self.end is None or moment <= self.end
+        )
+
     def count_between(self, start: datetime, stop: datetime, limit: int) -> tuple[int, bool]:
         """How many fire times fall in [start, stop) inside the window: (count, exact).
 

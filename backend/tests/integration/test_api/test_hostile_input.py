@@ -375,3 +375,35 @@ async def test_a_schedule_cannot_be_triggered_while_its_workflow_is_inactive(
         response = await api.post(f"/api/v1/schedules/{schedule_id}/trigger", headers=alice)
         assert response.status_code == 409, response.text
     assert await table_counts(committed_db) == before
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"schedule_config": {"seconds": 10, "end_date": "2000-01-01T00:00:00Z"}},
+        {"schedule_config": {"run_date": "2000-01-01T00:00:00Z"}},
+    ],
+)
+async def test_a_patch_that_would_leave_an_active_schedule_never_firing_is_422(
+    api: httpx.AsyncClient, alice: Headers, changes: dict[str, Any]
+) -> None:
+    workflow_id = await a_workflow(api, alice)
+    kind = "date" if "run_date" in changes["schedule_config"] else "interval"
+    config = {"run_date": "2999-01-01T00:00:00Z"} if kind == "date" else {"seconds": 10}
+    created = await api.post(
+        "/api/v1/schedules",
+        json=schedule_body(workflow_id, schedule_type=kind, schedule_config=config),
+        headers=alice,
+    )
+    schedule = created.json()
+    response = await api.patch(f"/api/v1/schedules/{schedule['id']}", json=changes, headers=alice)
+    assert response.status_code == 422, response.text
+    assert error_fields(response) == ["schedule_config"]
+    after = (await api.get(f"/api/v1/schedules/{schedule['id']}", headers=alice)).json()
+    assert after["schedule_config"] == schedule["schedule_config"]
+    assert after["next_run_at"] == schedule["next_run_at"]
+    # Paused, the same change is accepted: a paused schedule need not be able to fire.
+    paused = await api.post(f"/api/v1/schedules/{schedule['id']}/pause", headers=alice)
+    assert paused.status_code == 200
+    accepted = await api.patch(f"/api/v1/schedules/{schedule['id']}", json=changes, headers=alice)
+    assert accepted.status_code == 200

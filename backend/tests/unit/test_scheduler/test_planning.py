@@ -255,3 +255,20 @@ def test_replan_of_an_ended_window_is_done() -> None:
 )
 def test_replan_of_an_invalid_row_is_invalid_config(row: UnplannedSchedule) -> None:
     assert replan(row, T0) == (row.id, None, SkipReason.INVALID_CONFIG)
+
+
+def test_a_stored_time_after_the_window_is_never_fired() -> None:
+    window_end = T0 - timedelta(hours=1)
+    config = {**EVERY_MINUTE, "end_date": window_end.isoformat()}
+    plan = plan_fires(due(config, next_run_at=T0), T0 + SECOND)
+    assert plan.fire_times == []
+    assert plan.next_run_at is None
+    assert plan.deactivate is True
+    assert plan.missed == 0
+
+
+def test_a_stored_time_before_the_window_waits_for_its_start() -> None:
+    start = T0 + timedelta(hours=1)
+    config = {**EVERY_MINUTE, "start_date": start.isoformat()}
+    plan = plan_fires(due(config, next_run_at=T0), T0 + SECOND)
+    assert outcome(plan) == ([], 0, 0, None, start, False)
