@@ -4,6 +4,7 @@ where a missing or null field means "unchanged"."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel
@@ -18,8 +19,11 @@ class ReadModel(BaseModel):
     """A response body built only by `of()`, from an ORM object's column values or a Core row.
 
     Fields are looked up by column name (never by attribute), so a field called `metadata`
-    gets the `metadata` column, not SQLAlchemy's `MetaData`.
+    gets the `metadata` column, not SQLAlchemy's `MetaData`. Fields that are not columns
+    are named in `computed` and filled by `values_of`.
     """
+
+    computed: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def columns_of(cls, source: Source) -> dict[str, Any]:
@@ -27,7 +31,7 @@ class ReadModel(BaseModel):
         values: Mapping[str, Any] | RowMapping = (
             source.column_values() if isinstance(source, Base) else source
         )
-        return {name: values[name] for name in cls.model_fields if name in values}
+        return {name: values[name] for name in _column_fields(cls)}
 
     @classmethod
     def values_of(cls, source: Source) -> dict[str, Any]:
@@ -38,6 +42,12 @@ class ReadModel(BaseModel):
     def of(cls, source: Source) -> Self:
         """The read model of an ORM object or a Core row (validated)."""
         return cls.model_validate(cls.values_of(source))
+
+
+@cache
+def _column_fields(model: type[ReadModel]) -> tuple[str, ...]:
+    """A read model's column fields, worked out once (lists build a read model per row)."""
+    return tuple(name for name in model.model_fields if name not in model.computed)
 
 
 class PatchModel(BaseModel):

@@ -108,6 +108,8 @@ class PauseRequest(BaseModel):
 class ScheduleRead(ReadModel):
     """A schedule as the API shows it, with when it fires in words and whether it expired."""
 
+    computed = frozenset({"schedule_description", "is_expired"})
+
     id: uuid.UUID
     workflow_id: uuid.UUID
     user_id: uuid.UUID

@@ -10,7 +10,8 @@ from app.timing.definitions import CRON_FIELD_NAMES, WINDOW_KEYS
 from app.timing.triggers import explain_cron
 
 _UNITS = ("weeks", "days", "hours", "minutes", "seconds")
-_CACHED_CONFIG_CHARS = 1024
+_CACHED_CONFIG_KEYS = 12
+_CACHED_VALUE_CHARS = 256
 # APScheduler numbers weekdays from Monday = 0; cron from Sunday = 0.
 _APS_WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -60,7 +61,9 @@ def describe(schedule_type: str, config: Mapping[str, Any], timezone: str) -> st
     # key; anything large or unhashable (a row broken by raw SQL) is described uncached,
     # so the cache stays a few megabytes whatever is stored.
     items = tuple(sorted(config.items()))
-    if sum(len(str(key)) + len(str(value)) for key, value in items) > _CACHED_CONFIG_CHARS:
+    if len(items) > _CACHED_CONFIG_KEYS or any(
+        not isinstance(value, int) and len(str(value)) > _CACHED_VALUE_CHARS for _, value in items
+    ):
         return _describe.__wrapped__(str(schedule_type), items, timezone)
     try:
         return _describe(str(schedule_type), items, timezone)

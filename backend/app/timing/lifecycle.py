@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from app.timing.definitions import ScheduleDefinition, parse_definition
+from app.timing.definitions import CONFIG_FIELD, ScheduleDefinition
 from app.timing.run_options import parse_run_options
 from app.timing.triggers import DateTimes, ScheduleTrigger
-from app.timing.zones import get_zone
+from app.timing.zones import get_zone, parse_instant
 
 JOB_ID_PREFIX = "schedule_"
 
@@ -67,10 +67,20 @@ def is_expired(
     ran: bool,
     now: datetime,
 ) -> bool:
-    """`definition_is_expired` for a stored row's values (naive dates read in `timezone`)."""
-    definition = parse_definition(schedule_type, config, get_zone(timezone))
+    """`definition_is_expired` for a stored row's values (naive dates read in `timezone`).
+
+    Reads only the dates expiry depends on, not the whole definition: lists render this
+    for every row they show.
+    """
+    zone = get_zone(timezone)
+    end_date = config.get("end_date")
+    if end_date is not None and now > parse_instant(end_date, zone, f"{CONFIG_FIELD}.end_date"):
+        return True
+    if str(schedule_type) != "date":
+        return False
+    run_date = parse_instant(config.get("run_date"), zone, f"{CONFIG_FIELD}.run_date")
     grace = parse_run_options(metadata or {}).misfire_grace
-    return definition_is_expired(definition, ran=ran, grace=grace, now=now)
+    return one_time_is_spent(run_date, ran=ran, grace=grace, now=now)
 
 
 def upcoming_fire(
