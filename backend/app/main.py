@@ -67,8 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(SecurityHeaders)
+    # The last added runs first: headers go on every answer, the 413 included.
     app.add_middleware(RequestBodyLimit)
+    app.add_middleware(SecurityHeaders)
     for router in (users_router, workflows_router, schedules_router):
         app.include_router(router)
 

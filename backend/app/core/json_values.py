@@ -15,6 +15,9 @@ from app.core.errors import FieldValidationError
 MAX_JSON_DEPTH = 32
 MAX_JSON_BYTES = 64 * 1024
 MAX_TEXT_LENGTH = 10_000
+# JSONB keeps any number, but readers (orjson, JavaScript) do not: whole numbers stay in
+# the signed 64-bit range so that what is stored reads back as it was written.
+MAX_JSON_INTEGER = 2**63 - 1
 
 _INVALID_TEXT = re.compile("[\x00\ud800-\udfff]")
 
@@ -68,7 +71,11 @@ def _check_scalar(value: object, path: str, budget: list[int]) -> None:
         _spend(budget, 24, path)
         if not math.isfinite(value):
             raise FieldValidationError(path, "must be a finite number (not NaN or Infinity)")
-    elif value is None or isinstance(value, bool | int):
+    elif value is None or isinstance(value, bool):
         _spend(budget, 24, path)
+    elif isinstance(value, int):
+        _spend(budget, 24, path)
+        if abs(value) > MAX_JSON_INTEGER:
+            raise FieldValidationError(path, "a whole number beyond the signed 64-bit range")
     else:
         raise FieldValidationError(path, f"{type(value).__name__} is not a JSON value")

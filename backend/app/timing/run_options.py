@@ -14,7 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.core.credentials import find_credential
-from app.core.errors import error_path
+from app.core.errors import FieldValidationError, error_path
+from app.core.json_values import check_json_value
 from app.timing.errors import ScheduleValidationError
 
 METADATA_FIELD = "metadata"
@@ -79,6 +80,10 @@ def parse_run_options(raw: object) -> RunOptions:
     """Validate `raw` as schedule metadata; raises ScheduleValidationError naming the key."""
     if not isinstance(raw, Mapping):
         raise ScheduleValidationError(METADATA_FIELD, "must be a JSON object")
+    try:  # depth and size first: the walks below recurse
+        check_json_value(raw, METADATA_FIELD)
+    except FieldValidationError as exc:
+        raise ScheduleValidationError(exc.field, exc.reason) from None
     if (secret := find_credential(raw, METADATA_FIELD)) is not None:
         raise ScheduleValidationError(
             secret, "looks like a credential; secrets do not belong in metadata"

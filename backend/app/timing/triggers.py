@@ -267,7 +267,10 @@ class ScheduleTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships
         moment = moment.astimezone(UTC)
         if self.start is not None and moment < self.start:
             moment = self.start - _TICK  # the window's start is inclusive
-        fire_time = self.times.next_after(moment)
+        try:
+            fire_time = self.times.next_after(moment)
+        except OverflowError:  # the next fire would fall after year 9999: there is none
+            return None
         if fire_time is None or (self.end is not None and fire_time > self.end):
             return None
         return fire_time

@@ -11,6 +11,8 @@ from fastapi.security import OAuth2PasswordRequestForm
 from app.api.deps import CurrentUser, ReadSessionDep, SessionDep, SettingsDep
 from app.api.errors import CONFLICT_RESPONSE, ERROR_RESPONSES, RATE_LIMITED_RESPONSE
 from app.api.rate_limits import RateLimits, client_address
+from app.core.emails import EMAIL_MAX_LENGTH, normalise_email
+from app.core.errors import FieldValidationError
 from app.core.security import create_access_token
 from app.users import service
 from app.users.schemas import Token, UserCreate, UserRead
@@ -44,11 +46,20 @@ async def issue_token(
     """
     limits: RateLimits = request.app.state.rate_limits
     await limits.hit(limits.login_per_address, "login", client_address(request))
-    await limits.hit(limits.login_per_account, "login-account", form.username.strip().lower())
+    await limits.hit(limits.login_per_account, "login-account", account_key(form.username))
     user = await service.authenticate(session, form.username, form.password)
     lifetime = timedelta(minutes=settings.access_token_minutes)
     token = create_access_token(user.id, settings.jwt_secret_value, lifetime)
     return Token(access_token=token, expires_in=int(lifetime.total_seconds()))
+
+
+def account_key(username: str) -> str:
+    """The rate-limit key of the account a login names: its stored form (so look-alikes
+    share one budget), or a bounded stand-in for text that is no address at all."""
+    try:
+        return normalise_email(username).lower()
+    except FieldValidationError:
+        return username[:EMAIL_MAX_LENGTH].strip().lower()
 
 
 @router.get("/users/me", tags=["users"])

@@ -8,7 +8,6 @@ that lock, then commits, so the request's write meets the constraint or the stal
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import httpx
@@ -16,27 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.integration.test_api.conftest import Headers, error_fields
-
-LOCK_WAIT_DEADLINE = 60.0
-
-
-async def wait_until_blocked_on_a_lock(db: AsyncEngine, statement_start: str) -> None:
-    """Poll pg_stat_activity until a backend runs a statement starting with
-    `statement_start` and waits on a lock (a generous deadline: loaded machines are slow)."""
-    deadline = time.monotonic() + LOCK_WAIT_DEADLINE
-    while True:
-        async with db.connect() as connection:
-            waiting = await connection.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND query ILIKE :start"
-                ),
-                {"start": f"{statement_start}%"},
-            )
-        if waiting:
-            return
-        assert time.monotonic() < deadline, f"no request blocked on {statement_start!r}"
-        await asyncio.sleep(0.05)
+from tests.integration.test_scheduler.helpers import wait_until_blocked_on_a_lock
 
 
 async def test_two_registrations_of_one_email_racing_give_409_naming_email(

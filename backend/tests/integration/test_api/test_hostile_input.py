@@ -128,7 +128,11 @@ async def test_the_same_bounds_hold_on_patch(
         ('{"x": 1e400}', "metadata.x"),
         ('{"x": "\\ud800"}', "metadata.x"),
         ('{"\\udfff": 1}', "metadata"),
-        ('{"x": ' + "[" * 900 + "]" * 900 + "}", "metadata.x"),
+        ('{"x": ' + "[" * 300 + "]" * 300 + "}", "metadata.x"),
+        # Past what the JSON parser nests, the body itself is refused.
+        ('{"x": ' + "[" * 5000 + "]" * 5000 + "}", "body"),
+        ('{"x": 100000000000000000000000000000}', "metadata.x"),
+        ('{"x": ' + "9" * 400 + "}", "metadata.x"),
     ],
 )
 async def test_json_postgresql_cannot_store_or_render_is_422(
@@ -407,3 +411,46 @@ async def test_a_patch_that_would_leave_an_active_schedule_never_firing_is_422(
     assert paused.status_code == 200
     accepted = await api.patch(f"/api/v1/schedules/{schedule['id']}", json=changes, headers=alice)
     assert accepted.status_code == 200
+
+
+async def test_a_fire_time_past_year_9999_is_no_fire_time_not_a_500(
+    api: httpx.AsyncClient, alice: Headers, committed_db: AsyncEngine
+) -> None:
+    workflow_id = await a_workflow(api, alice)
+    before = await table_counts(committed_db)
+    body = schedule_body(
+        workflow_id,
+        schedule_type="cron",
+        schedule_config={"year": 9999, "month": 12, "day": 31, "hour": 23},
+        timezone="America/Los_Angeles",
+    )
+    response = await api.post("/api/v1/schedules", json=body, headers=alice)
+    assert response.status_code == 422, response.text
+    assert error_fields(response) == ["schedule_config"]
+    assert await table_counts(committed_db) == before
+
+
+async def test_look_alikes_of_one_account_share_its_login_budget(api: httpx.AsyncClient) -> None:
+    await api.post("/api/v1/users", json={"email": "me@example.com", "password": "kospi-open-9am"})
+    spellings = ["me@example.com", "ME@example.com", "\uff4d\uff45@example.com", " me@EXAMPLE.com"]
+    statuses = [
+        (
+            await api.post(
+                "/api/v1/auth/token",
+                data={"username": spellings[n % len(spellings)], "password": "guess"},
+            )
+        ).status_code
+        for n in range(7)
+    ]
+    assert statuses == [401] * 5 + [429] * 2
+
+
+async def test_the_413_answer_carries_the_security_headers(
+    api: httpx.AsyncClient, alice: Headers
+) -> None:
+    response = await api.post(
+        "/api/v1/workflows", json={"name": "x", "description": "y" * 2_000_000}, headers=alice
+    )
+    assert response.status_code == 413
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"

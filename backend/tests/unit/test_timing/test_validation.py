@@ -625,3 +625,13 @@ def test_unknown_schedule_type_is_named() -> None:
     with pytest.raises(ScheduleValidationError) as info:
         build_trigger("weekly", {"hours": 1}, "UTC")
     assert names_field(info.value, "schedule_type")
+
+
+def test_metadata_nested_past_the_limit_is_a_field_error_not_a_recursion_error() -> None:
+    deep: dict[str, object] = {}
+    node = deep
+    for _ in range(5000):
+        node["a"] = {}
+        node = node["a"]  # type: ignore[assignment]
+    with pytest.raises(ScheduleValidationError, match="nested deeper than 32 levels"):
+        parse_run_options(deep)
