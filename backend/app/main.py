@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from app.agents.router import router as agents_router
 from app.api.deps import LiveUsers
 from app.api.errors import install_error_handlers
 from app.api.middleware import RequestBodyLimit, SecurityHeaders
@@ -22,7 +23,9 @@ from app.core.settings import Settings, get_settings
 from app.db.database import create_database, create_session_factory
 from app.scheduler.engine import EngineConfig, SchedulerEngine
 from app.schedules.router import router as schedules_router
+from app.tools.router import router as tools_router
 from app.users.router import router as users_router
+from app.workflows.graph_router import router as graph_router
 from app.workflows.router import router as workflows_router
 
 
@@ -34,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         resolved = settings or get_settings()
         configure_logging(resolved.log_level)
         resolved.require_jwt_secret()
+        app.state.secret_box = resolved.sealing_box()
         app.state.settings = resolved
         app.state.rate_limits = RateLimits.from_settings(resolved)
         database = create_database(
@@ -70,7 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The last added runs first: headers go on every answer, the 413 included.
     app.add_middleware(RequestBodyLimit)
     app.add_middleware(SecurityHeaders)
-    for router in (users_router, workflows_router, schedules_router):
+    routers = (
+        users_router, workflows_router, graph_router, schedules_router, tools_router,
+        agents_router,
+    )  # fmt: skip
+    for router in routers:
         app.include_router(router)
 
     @app.get("/health", tags=["health"])

@@ -16,6 +16,8 @@ from tests.database import empty, recreate_database, test_server, upgrade
 # Apps built from the environment in tests (and the processes tests start) sign tokens
 # with this; outside development the app refuses to start without one.
 os.environ.setdefault("JWT_SECRET", "tests-only-signing-secret-0123456789abcdef")
+# A fixed Fernet key for tests only (never used anywhere else).
+os.environ.setdefault("ENCRYPTION_KEYS", "dGVzdHMtb25seS1mZXJuZXQta2V5LTAxMjM0NTY3ODk=")
 
 TEST_DATABASE = "pastetrader_test"
 ENGINE_DATABASE = "pastetrader_test_engine"

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.api.errors import UnauthorizedError
+from app.core.secret_box import SecretBox
 from app.core.security import Principal, read_access_token
 from app.core.settings import Settings
 from app.models import User
@@ -49,7 +50,14 @@ async def get_read_connection(request: Request) -> AsyncIterator[AsyncConnection
         yield connection
 
 
+async def get_secret_box(request: Request) -> SecretBox:
+    """What seals secrets at rest (built once at start-up from ENCRYPTION_KEYS)."""
+    box: SecretBox = request.app.state.secret_box
+    return box
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
 ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection)]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]

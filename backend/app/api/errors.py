@@ -72,6 +72,13 @@ class ConflictError(ApiError):
     code = "conflict"
 
 
+class ForbiddenError(ApiError):
+    """The caller may see the object but not change it (e.g. another user's public tool)."""
+
+    status_code = 403
+    code = "forbidden"
+
+
 class UnauthorizedError(ApiError):
     """Missing, invalid or expired credentials."""
 
@@ -131,7 +138,10 @@ async def _field_error(request: Request, exc: Exception) -> JSONResponse:
 async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     details = [
-        (_request_field(tuple(error.get("loc", ()))), str(error.get("msg", "invalid")))
+        (
+            _request_field(tuple(error.get("loc", ()))),
+            str(error.get("msg", "invalid")).removeprefix("Value error, "),
+        )
         for error in exc.errors()
     ]
     return error_response(422, "validation_error", "Invalid input", details)
@@ -165,11 +175,22 @@ def _constraint_fields(name: str | None) -> list[str]:
     return [name or "body"]
 
 
+_FOREIGN_KEY_VIOLATION = "23503"
+
+
 async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     """A constraint the database enforces refused the write (e.g. two registrations of one
     email racing past the service's check): the request conflicts with existing data."""
     assert isinstance(exc, IntegrityError)
-    constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
+    cause = getattr(exc.orig, "__cause__", None)
+    constraint = getattr(cause, "constraint_name", None)
+    if getattr(cause, "sqlstate", None) == _FOREIGN_KEY_VIOLATION:
+        # A reference the service did not catch (e.g. an edge's end in another workflow).
+        reason = "refers to nothing that exists where it is used"
+        fields = _constraint_fields(constraint)
+        return error_response(
+            422, "validation_error", "Invalid input", [(field, reason) for field in fields]
+        )
     details = [(field, "conflicts with existing data") for field in _constraint_fields(constraint)]
     return error_response(409, "conflict", "The change conflicts with existing data", details)
 
@@ -210,6 +231,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "The object's state forbids it"}
+}
+
+FORBIDDEN_RESPONSE: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorResponse, "description": "Another user's public object: read-only"}
 }
 
 RATE_LIMITED_RESPONSE: dict[int | str, dict[str, Any]] = {

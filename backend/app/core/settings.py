@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core import dev_secrets
 from app.core.database_url import to_async_url
+from app.core.secret_box import SecretBox, generate_key, parse_keys
 
 MIN_SECRET_LENGTH = 32
 
@@ -44,6 +45,13 @@ class Settings(BaseSettings):
         default=None,
         description="Signs access tokens; required outside development (32+ characters).",
     )
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Fernet keys sealing secrets at rest (tools' auth_config), comma-separated, "
+            "newest first: the first seals, all open. Required outside development."
+        ),
+    )
     access_token_minutes: int = Field(default=60, ge=1)
     auth_cache_seconds: float = Field(
         default=5.0, ge=0, description="How long a token holder is known to be live."
@@ -71,12 +79,36 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
         return value
 
+    @field_validator("encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_keys(value.get_secret_value())
+        return value
+
     @model_validator(mode="after")
     def _development_secret(self) -> Settings:
-        if self.jwt_secret is None and self.environment == "development":
-            secret = dev_secrets.load_or_create("jwt_secret", self.dev_secrets_dir)
-            self.jwt_secret = SecretStr(secret)
+        if self.environment == "development":
+            if self.jwt_secret is None:
+                secret = dev_secrets.load_or_create("jwt_secret", self.dev_secrets_dir)
+                self.jwt_secret = SecretStr(secret)
+            if self.encryption_keys is None:
+                key = dev_secrets.load_or_create(
+                    "encryption_key", self.dev_secrets_dir, generate_key
+                )
+                self.encryption_keys = SecretStr(key)
         return self
+
+    def sealing_box(self) -> SecretBox:
+        """What seals and opens secrets at rest; refuses to start without keys (outside
+        development none are made)."""
+        if self.encryption_keys is None:
+            raise RuntimeError(
+                "ENCRYPTION_KEYS is not set: set it to a Fernet key (python -c 'from "
+                "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') "
+                "or, on a development machine, ENVIRONMENT=development"
+            )
+        return SecretBox(parse_keys(self.encryption_keys.get_secret_value()))
 
     def require_jwt_secret(self) -> None:
         """Refuse to serve without a signing secret (outside development none is made)."""

@@ -79,6 +79,14 @@ class Node(UUIDMixin, TimestampMixin, Base):
     __table_args__ = (
         # Lets edges require both ends to belong to the edge's own workflow.
         UniqueConstraint("workflow_id", "id", name="uq_nodes_workflow_id_id"),
+        # Names key node outputs; checked at commit, so a saved graph may swap two names.
+        UniqueConstraint(
+            "workflow_id",
+            "name",
+            name="uq_nodes_workflow_id_name",
+            deferrable=True,
+            initially="DEFERRED",
+        ),
         CheckConstraint("timeout_seconds > 0", name="timeout_positive"),
     )
 

@@ -99,7 +99,30 @@ def known(live_server: str) -> dict[str, str]:
                   "schedule_config": {"minutes": 5}},
             headers=headers,
         ).json()  # fmt: skip
-    return {"token": token, "workflow_id": workflow["id"], "schedule_id": schedule["id"]}
+        tool = client.post(
+            "/api/v1/tools",
+            json={"name": "echo", "tool_type": "builtin", "config": {"name": "echo"},
+                  "auth_config": {"type": "bearer", "token": "fuzz-token"}},
+            headers=headers,
+        ).json()  # fmt: skip
+        agent = client.post(
+            "/api/v1/agents",
+            json={"name": "fuzz", "llm_config": {"provider": "openai", "model": "m"}},
+            headers=headers,
+        ).json()  # fmt: skip
+        graph = client.put(
+            f"/api/v1/workflows/{workflow['id']}/graph",
+            json={"version": workflow["version"],
+                  "nodes": [{"name": "start", "node_type": "trigger"},
+                            {"name": "echo", "node_type": "tool", "tool_id": tool["id"]}],
+                  "edges": [{"source": "start", "target": "echo"}]},
+            headers=headers,
+        ).json()  # fmt: skip
+    return {
+        "token": token, "workflow_id": workflow["id"], "schedule_id": schedule["id"],
+        "tool_id": tool["id"], "agent_id": agent["id"], "node_id": graph["nodes"][0]["id"],
+        "edge_id": graph["edges"][0]["id"],
+    }  # fmt: skip
 
 
 # The schema is static: built from the app itself, without a database.
@@ -123,7 +146,7 @@ def test_no_server_errors_and_answers_match_the_schema(
 ) -> None:
     # Half the cases aim at real objects, so the fuzzing reaches past the 404s.
     if case.path_parameters and aims_at_known_objects(case):
-        for name in ("workflow_id", "schedule_id"):
+        for name in KNOWN_IDS:
             if name in case.path_parameters:
                 case.path_parameters[name] = known[name]
     case.call_and_validate(
@@ -131,6 +154,9 @@ def test_no_server_errors_and_answers_match_the_schema(
         headers={"Authorization": f"Bearer {known['token']}"},
         checks=CHECKS,
     )
+
+
+KNOWN_IDS = ("workflow_id", "schedule_id", "tool_id", "agent_id", "node_id", "edge_id")
 
 
 def aims_at_known_objects(case: Any) -> bool:

@@ -1,0 +1,1 @@
+"""Agents feature: LLM-backed steps, their model configuration and the tools they may use."""

@@ -1,0 +1,1 @@
+"""Tools feature: what workflow nodes and agents call, with write-only, sealed auth."""
