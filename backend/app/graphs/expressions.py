@@ -21,8 +21,9 @@ from jmespath.parser import ParsedResult
 from app.core.errors import FieldValidationError
 
 MAX_EXPRESSION_LENGTH = 1000
+# Deeper syntax trees are not written by people, and evaluating one recurses per level.
+MAX_EXPRESSION_DEPTH = 64
 TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-_WHOLE_TEMPLATE = re.compile(r"\A\{\{(.*?)\}\}\Z", re.DOTALL)
 # The built-in functions and their signatures: calls are checked when a graph is saved.
 _FUNCTIONS: dict[str, Any] = Functions().FUNCTION_TABLE
 
@@ -46,7 +47,7 @@ def parse_expression(expression: object, field: str) -> ParsedResult:
         )
     try:
         parsed = _compile(text)
-        problem = _call_problem(parsed.parsed)
+        problem = _depth_problem(parsed.parsed) or _call_problem(parsed.parsed)
     except JMESPathError as exc:
         raise FieldValidationError(
             field, f"not a valid JMESPath expression: {_syntax_problem(exc)}"
@@ -68,6 +69,19 @@ def _syntax_problem(error: JMESPathError) -> str:
     if isinstance(error, ParseError):
         return f"unexpected {error.token_value!r}{at}"
     return str(error).splitlines()[0]
+
+
+def _depth_problem(tree: dict[str, Any]) -> str | None:
+    """Why the syntax tree is too deep to evaluate safely (walked without recursion)."""
+    stack: list[tuple[dict[str, Any], int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_EXPRESSION_DEPTH:
+            return f"nested deeper than {MAX_EXPRESSION_DEPTH} levels"
+        stack.extend(
+            (child, depth + 1) for child in node.get("children", ()) if isinstance(child, dict)
+        )
+    return None
 
 
 def _call_problem(node: dict[str, Any]) -> str | None:
@@ -124,9 +138,9 @@ def evaluate(expression: str, data: Any) -> Any:
 def render(value: Any, data: Any) -> Any:
     """`value` with its templates replaced over `data` (see the module docstring)."""
     if isinstance(value, str):
-        whole = _WHOLE_TEMPLATE.match(value)
-        if whole is not None and "{{" not in whole.group(1):
-            return evaluate(whole.group(1), data)
+        found = list(TEMPLATE.finditer(value))
+        if len(found) == 1 and found[0].span() == (0, len(value)):
+            return evaluate(found[0].group(1), data)
         return TEMPLATE.sub(lambda match: _as_text(evaluate(match.group(1), data)), value)
     if isinstance(value, dict):
         return {key: render(item, data) for key, item in value.items()}

@@ -64,3 +64,15 @@ async def by_ids(session: AsyncSession, tool_ids: Sequence[uuid.UUID]) -> list[T
     if not tool_ids:
         return []
     return list(await session.scalars(select(Tool).where(Tool.id.in_(tool_ids))))
+
+
+async def with_auth_after(session: AsyncSession, after: uuid.UUID, limit: int) -> list[Tool]:
+    """The next `limit` tools past id `after` that hold sealed auth, locked, in id order."""
+    statement = (
+        select(Tool)
+        .where(Tool.auth_config.has_key("sealed"), Tool.id > after)
+        .order_by(Tool.id)
+        .limit(limit)
+        .with_for_update()
+    )
+    return list(await session.scalars(statement))

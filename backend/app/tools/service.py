@@ -107,6 +107,19 @@ async def update(
     return tool
 
 
+async def reseal_batch(
+    session: AsyncSession, box: SecretBox, after: uuid.UUID, limit: int
+) -> tuple[int, uuid.UUID | None]:
+    """Re-seal the auth of the next `limit` tools past id `after` (all owners) under the
+    first key: (how many, the last id, or None when none were left)."""
+    sealed = await repository.with_auth_after(session, after, limit)
+    for tool in sealed:
+        assert tool.auth_config is not None
+        tool.auth_config = {**tool.auth_config, "sealed": box.rotate(tool.auth_config["sealed"])}
+    await session.flush()
+    return len(sealed), (sealed[-1].id if sealed else None)
+
+
 async def delete(session: AsyncSession, user: Principal, tool_id: uuid.UUID) -> None:
     """Soft-delete the tool (nodes that use it then fail validation until it is restored)."""
     tool = await require_owned(session, Tool, user.id, tool_id, KIND)

@@ -11,6 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
 
 from app.api.errors import ErrorDetail
+from app.core.errors import FieldValidationError
+from app.core.json_values import check_json_value, text_problem
 from app.api.schemas import PatchModel, ReadModel
 from app.graphs.node_configs import (
     DEFAULT_TIMEOUT_SECONDS,
@@ -68,6 +70,25 @@ GRAPH_EXAMPLE: dict[str, Any] = {
 }  # fmt: skip
 
 
+def storable_json(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`value` when the database can keep it (app.core.json_values), checked here so the
+    error names the item in its list (`nodes[3].input_schema`)."""
+    if value is not None:
+        try:
+            check_json_value(value, "")
+        except FieldValidationError as exc:
+            where = exc.field.lstrip(".")
+            raise ValueError(f"{exc.reason} (at {where})" if where else exc.reason) from None
+    return value
+
+
+def storable_text(value: str | None) -> str | None:
+    """`value` when the database can keep it (no NUL, valid Unicode)."""
+    if value is not None and (problem := text_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
 class NodeBody(BaseModel):
     """What a node is made of, but the tool or agent it uses; `config` takes the shape of
     its `node_type`."""
@@ -93,6 +114,8 @@ class NodeBody(BaseModel):
     @classmethod
     def _name(cls, value: str) -> str:
         return valid_name(value)
+
+    _schemas = field_validator("input_schema", "output_schema")(storable_json)
 
 
 class NodeFields(NodeBody):
@@ -138,6 +161,8 @@ class NodeUpdate(PatchModel):
     def _name(cls, value: str | None) -> str | None:
         return None if value is None else valid_name(value)
 
+    _schemas = field_validator("input_schema", "output_schema")(storable_json)
+
 
 Handle = str | None
 
@@ -153,6 +178,8 @@ class EdgeFields(BaseModel):
     )  # fmt: skip
     target_handle: Handle = Field(default=None, max_length=HANDLE_MAX_LENGTH)
     priority: int = Field(default=0, ge=-1000, le=1000)
+
+    _handles = field_validator("source_handle", "target_handle")(storable_text)
 
 
 class NamedEdge(EdgeFields):
@@ -187,6 +214,8 @@ class EdgeUpdate(PatchModel):
     source_handle: Handle = Field(default=None, max_length=HANDLE_MAX_LENGTH)
     target_handle: Handle = Field(default=None, max_length=HANDLE_MAX_LENGTH)
     priority: int | None = Field(default=None, ge=-1000, le=1000)
+
+    _handles = field_validator("source_handle", "target_handle")(storable_text)
 
 
 class GraphDocument(BaseModel):

@@ -498,3 +498,74 @@ async def test_a_deleted_workflow_has_no_graph_routes(
     assert (
         await api.get(f"/api/v1/workflows/{workflow_id}/graph", headers=alice)
     ).status_code == 404
+
+
+async def test_the_largest_graph_is_saved_and_one_node_more_is_refused(
+    api: httpx.AsyncClient, alice: Headers
+) -> None:
+    workflow_id, tool_id = await setup(api, alice)
+    nodes: list[dict[str, Any]] = [{"name": "start", "node_type": "trigger"}]
+    nodes += [{"name": f"n{index}", "node_type": "parallel"} for index in range(499)]
+    # A chain through every node, plus a jump from the trigger to each past the second.
+    edges = [{"source": a["name"], "target": b["name"]} for a, b in zip(nodes, nodes[1:])]
+    edges += [{"source": "start", "target": node["name"]} for node in nodes[2:]]
+    saved = await put_graph(api, alice, workflow_id, {"version": 1, "nodes": nodes, "edges": edges})
+    assert saved.status_code == 200, saved.text[:500]
+    assert len(saved.json()["nodes"]) == 500
+    assert len(saved.json()["edges"]) == 997
+    # The same again, closed into a cycle at the far end: found without recursion limits.
+    looped = [*edges, {"source": "n498", "target": "n0"}]
+    refused = await put_graph(
+        api, alice, workflow_id, {"version": 2, "nodes": nodes, "edges": looped}
+    )
+    assert refused.status_code == 422
+    assert error_fields(refused) == ["edges[997].target"]
+    too_many = [*nodes, {"name": "extra", "node_type": "parallel"}]
+    over = await put_graph(
+        api, alice, workflow_id, {"version": 2, "nodes": too_many, "edges": edges}
+    )
+    assert over.status_code == 422
+    assert error_fields(over) == ["nodes"]
+    assert (await get_graph(api, alice, workflow_id))["version"] == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda g: g["nodes"][1]["config"]["parameters"].update(s="a\u0000b"),
+         "nodes[1].config.parameters.s"),
+        (lambda g: g["nodes"][1]["config"]["parameters"].update(s="\ud800"),
+         "nodes[1].config.parameters.s"),
+        (lambda g: g["nodes"][1]["config"]["parameters"].update(n=2**70),
+         "nodes[1].config.parameters.n"),
+        (lambda g: g["nodes"][1]["config"]["parameters"].update(big="x" * 70_000),
+         "nodes[1].config"),
+        (lambda g: g["nodes"][1].update(input_schema={"a": "\u0000"}), "nodes[1].input_schema"),
+        (lambda g: g["edges"][0].update(target_handle="\u0000"), "edges[0].target_handle"),
+    ],
+)  # fmt: skip
+async def test_json_the_database_cannot_keep_is_refused_naming_it(
+    api: httpx.AsyncClient, alice: Headers, change: Callable[[Graph], object], field: str
+) -> None:
+    workflow_id, tool_id = await setup(api, alice)
+    graph = small_graph(tool_id)
+    change(graph)
+    response = await api.put(
+        f"/api/v1/workflows/{workflow_id}/graph", content=json.dumps(graph),
+        headers={**alice, "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert response.status_code == 422, response.text[:300]
+    assert any(found.startswith(field) for found in error_fields(response)), response.text[:300]
+    assert (await get_graph(api, alice, workflow_id))["nodes"] == []
+
+
+async def test_deeply_nested_parameters_are_refused(api: httpx.AsyncClient, alice: Headers) -> None:
+    workflow_id, tool_id = await setup(api, alice)
+    graph = small_graph(tool_id)
+    deep: Any = "leaf"
+    for _ in range(40):
+        deep = {"d": deep}
+    graph["nodes"][1]["config"]["parameters"] = {"deep": deep}
+    response = await put_graph(api, alice, workflow_id, graph)
+    assert response.status_code == 422
+    assert any(field.startswith("nodes[1].config") for field in error_fields(response))

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.secret_box import SecretBox, SecretUnreadableError, generate_key, parse_keys
 from app.graphs.tool_configs import open_auth
+from app.tools.reseal import reseal_all
 from app.tools.schemas import CREATE_EXAMPLES
 from tests.integration.test_api.conftest import Headers, error_fields
 
@@ -277,3 +278,21 @@ async def test_list_filters_and_pages(api: httpx.AsyncClient, alice: Headers) ->
 async def test_every_tool_route_needs_a_token(api: httpx.AsyncClient) -> None:
     assert (await api.get("/api/v1/tools")).status_code == 401
     assert (await api.post("/api/v1/tools", json=HTTP_TOOL)).status_code == 401
+
+
+async def test_reseal_moves_every_row_to_the_new_key(
+    api: httpx.AsyncClient, alice: Headers, bob: Headers, committed_db: AsyncEngine
+) -> None:
+    for headers in (alice, bob, alice):
+        await post_tool(api, headers, auth_config={"type": "bearer", "token": TOKEN})
+    await post_tool(api, alice, name="no-auth")
+    new_key = generate_key()
+    rotated = SecretBox(parse_keys(f"{new_key},{os.environ['ENCRYPTION_KEYS']}"))
+    assert await reseal_all(committed_db, rotated, batch_size=2) == 3
+    only_new = SecretBox(parse_keys(new_key))
+    rows = [row for row in await stored_tools(committed_db) if row["auth_config"]]
+    assert len(rows) == 3
+    for row in rows:
+        assert open_auth(only_new, row["auth_config"]).token.get_secret_value() == TOKEN  # type: ignore[union-attr]
+        with pytest.raises(SecretUnreadableError):
+            open_auth(app_box(), row["auth_config"])

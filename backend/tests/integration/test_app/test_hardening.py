@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -43,6 +45,40 @@ async def test_outside_development_the_app_refuses_to_start_without_a_secret(
     with pytest.raises(RuntimeError, match="JWT_SECRET is not set"):
         async with app.router.lifespan_context(app):
             pass  # pragma: no cover - never reached
+
+
+async def test_outside_development_the_app_refuses_to_start_without_encryption_keys(
+    engine_database_url: str,
+) -> None:
+    settings = Settings(
+        database_url=engine_database_url, scheduler_enabled=False, environment="production",
+        encryption_keys=None, _env_file=None,
+    )  # type: ignore[call-arg]  # fmt: skip
+    app = create_app(settings)
+    with pytest.raises(RuntimeError, match="ENCRYPTION_KEYS is not set"):
+        async with app.router.lifespan_context(app):
+            pass  # pragma: no cover - never reached
+
+
+def test_a_bad_encryption_key_is_named_by_position_never_shown() -> None:
+    key = "not-a-fernet-key-but-a-secret-0123456789"
+    keys = f"{Fernet.generate_key().decode()},{key}"
+    with pytest.raises(ValidationError) as raised:
+        Settings(database_url="postgresql://x@localhost/x", encryption_keys=keys, _env_file=None)  # type: ignore[call-arg]
+    assert "key 2 is not a Fernet key" in str(raised.value)
+    assert key not in str(raised.value)
+
+
+def test_in_development_the_encryption_key_is_made_once_and_kept(tmp_path: Path) -> None:
+    def made() -> Settings:
+        return Settings(
+            database_url="postgresql://x@localhost/x", environment="development",
+            dev_secrets_dir=tmp_path, encryption_keys=None, _env_file=None,
+        )  # type: ignore[call-arg]  # fmt: skip
+
+    first, second = made().sealing_box(), made().sealing_box()
+    assert second.open(first.seal({"token": "t"})) == {"token": "t"}
+    assert (tmp_path / "encryption_key").stat().st_mode & 0o077 == 0
 
 
 def test_in_development_the_secret_is_made_once_and_kept(tmp_path: Path) -> None:
