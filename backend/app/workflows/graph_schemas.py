@@ -11,9 +11,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
 
 from app.api.errors import ErrorDetail
+from app.api.schemas import PatchModel, ReadModel
 from app.core.errors import FieldValidationError
 from app.core.json_values import check_json_value, text_problem
-from app.api.schemas import PatchModel, ReadModel
 from app.graphs.node_configs import (
     DEFAULT_TIMEOUT_SECONDS,
     MAX_TIMEOUT_SECONDS,
