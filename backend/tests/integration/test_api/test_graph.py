@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 import json
 import uuid
 from collections.abc import Callable
@@ -503,11 +504,11 @@ async def test_a_deleted_workflow_has_no_graph_routes(
 async def test_the_largest_graph_is_saved_and_one_node_more_is_refused(
     api: httpx.AsyncClient, alice: Headers
 ) -> None:
-    workflow_id, tool_id = await setup(api, alice)
+    workflow_id, _ = await setup(api, alice)
     nodes: list[dict[str, Any]] = [{"name": "start", "node_type": "trigger"}]
     nodes += [{"name": f"n{index}", "node_type": "parallel"} for index in range(499)]
     # A chain through every node, plus a jump from the trigger to each past the second.
-    edges = [{"source": a["name"], "target": b["name"]} for a, b in zip(nodes, nodes[1:])]
+    edges = [{"source": a["name"], "target": b["name"]} for a, b in itertools.pairwise(nodes)]
     edges += [{"source": "start", "target": node["name"]} for node in nodes[2:]]
     saved = await put_graph(api, alice, workflow_id, {"version": 1, "nodes": nodes, "edges": edges})
     assert saved.status_code == 200, saved.text[:500]
