@@ -10,8 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agents import repository
 from app.agents.schemas import AgentCreate, AgentUpdate
-from app.api.errors import ConflictError
-from app.api.sharing import require_owned, require_usable
+from app.api.sharing import delete_owned, require_owned, require_usable, restore_owned
 from app.core.clock import utc_now
 from app.core.errors import FieldValidationError
 from app.core.security import Principal
@@ -116,16 +115,10 @@ async def set_tools(
 
 async def delete(session: AsyncSession, user: Principal, agent_id: uuid.UUID) -> None:
     """Soft-delete the agent."""
-    agent = await require_owned(session, Agent, user.id, agent_id, KIND)
-    agent.soft_delete()
-    await session.flush()
+    await delete_owned(session, Agent, user.id, agent_id, KIND)
 
 
 async def restore(session: AsyncSession, user: Principal, agent_id: uuid.UUID) -> Agent:
     """Bring back a deleted agent."""
-    agent = await require_owned(session, Agent, user.id, agent_id, KIND, include_deleted=True)
-    if not agent.is_deleted:
-        raise ConflictError("Agent is not deleted")
-    agent.restore()
-    await session.flush()
+    agent = await restore_owned(session, Agent, user.id, agent_id, KIND)
     return await repository.with_tools(session, agent)

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.api.errors import ForbiddenError, NotFoundError
+from app.api.errors import ConflictError, ForbiddenError, NotFoundError
 from app.db.repository import hide_deleted
 
 M = TypeVar("M")
@@ -60,6 +60,28 @@ async def require_owned(
         raise ForbiddenError(f"Only its owner can change this {kind.lower()}")
     owned_object: M = found
     return owned_object
+
+
+async def delete_owned(
+    session: AsyncSession, model: type[M], user_id: uuid.UUID, object_id: uuid.UUID, kind: str
+) -> None:
+    """Soft-delete the user's own object (403 / 404 as `require_owned`)."""
+    found: Any = await require_owned(session, model, user_id, object_id, kind)
+    found.soft_delete()
+    await session.flush()
+
+
+async def restore_owned(
+    session: AsyncSession, model: type[M], user_id: uuid.UUID, object_id: uuid.UUID, kind: str
+) -> M:
+    """Undelete the user's own object; 409 when it is not deleted."""
+    found: Any = await require_owned(session, model, user_id, object_id, kind, include_deleted=True)
+    if not found.is_deleted:
+        raise ConflictError(f"{kind} is not deleted")
+    found.restore()
+    await session.flush()
+    restored: M = found
+    return restored
 
 
 def _id(model: Any) -> InstrumentedAttribute[uuid.UUID]:

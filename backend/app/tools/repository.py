@@ -59,13 +59,6 @@ async def usable_by_names(
     return list(await session.scalars(statement))
 
 
-async def by_ids(session: AsyncSession, tool_ids: Sequence[uuid.UUID]) -> list[Tool]:
-    """The tools with these ids, whoever owns them (for documents of what a graph uses)."""
-    if not tool_ids:
-        return []
-    return list(await session.scalars(select(Tool).where(Tool.id.in_(tool_ids))))
-
-
 async def with_auth_after(session: AsyncSession, after: uuid.UUID, limit: int) -> list[Tool]:
     """The next `limit` tools past id `after` that hold sealed auth, locked, in id order."""
     statement = (

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.errors import ConflictError
-from app.api.sharing import require_owned, require_usable
+from app.api.sharing import delete_owned, require_owned, require_usable, restore_owned
 from app.core.errors import FieldValidationError
 from app.core.secret_box import SecretBox
 from app.core.security import Principal
@@ -42,11 +41,6 @@ async def usable_by_names(
 ) -> list[Tool]:
     """The tools named among `names` that the user may use, their own first."""
     return await repository.usable_by_names(session, user.id, names)
-
-
-async def by_ids(session: AsyncSession, tool_ids: Sequence[uuid.UUID]) -> list[Tool]:
-    """Tools by id, for describing a graph whose nodes already refer to them."""
-    return await repository.by_ids(session, tool_ids)
 
 
 async def list_page(
@@ -122,16 +116,9 @@ async def reseal_batch(
 
 async def delete(session: AsyncSession, user: Principal, tool_id: uuid.UUID) -> None:
     """Soft-delete the tool (nodes that use it then fail validation until it is restored)."""
-    tool = await require_owned(session, Tool, user.id, tool_id, KIND)
-    tool.soft_delete()
-    await session.flush()
+    await delete_owned(session, Tool, user.id, tool_id, KIND)
 
 
 async def restore(session: AsyncSession, user: Principal, tool_id: uuid.UUID) -> Tool:
     """Bring back a deleted tool."""
-    tool = await require_owned(session, Tool, user.id, tool_id, KIND, include_deleted=True)
-    if not tool.is_deleted:
-        raise ConflictError("Tool is not deleted")
-    tool.restore()
-    await session.flush()
-    return tool
+    return await restore_owned(session, Tool, user.id, tool_id, KIND)
