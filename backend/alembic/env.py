@@ -25,8 +25,14 @@ def database_url() -> str:
     return to_async_url(url)
 
 
+def _ours(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Leave pgqueuer's tables (built by its installer in revision 0007) to pgqueuer."""
+    return not (type_ == "table" and reflected and (name or "").startswith("pgqueuer"))
+
+
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:
     context.configure(
+        include_object=_ours,
         connection=connection,
         url=url,
         target_metadata=target_metadata,

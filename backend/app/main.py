@@ -1,6 +1,7 @@
 """The composition root: builds the settings, the database, the firing engine and the routers.
 
-The lifespan opens the database and starts the firing engine when enabled; GET /health.
+The lifespan opens the database and starts the firing engine and a worker when enabled;
+GET /health.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from app.api.rate_limits import RateLimits
 from app.core.logging import configure_logging
 from app.core.settings import Settings, get_settings
 from app.db.database import create_database, create_session_factory
+from app.executions.router import router as executions_router
+from app.runtime.worker import Worker
 from app.scheduler.engine import EngineConfig, SchedulerEngine
 from app.schedules.router import router as schedules_router
 from app.tools.router import router as tools_router
@@ -57,9 +60,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if resolved.scheduler_enabled:
             app.state.scheduler = SchedulerEngine(database, EngineConfig.from_settings(resolved))
             app.state.scheduler.start()
+        app.state.worker = None
+        if resolved.worker_enabled:
+            app.state.worker = Worker(database, resolved, app.state.secret_box)
+            app.state.worker.start()
         try:
             yield
         finally:
+            if app.state.worker is not None:
+                await app.state.worker.shutdown()
             if app.state.scheduler is not None:
                 await app.state.scheduler.shutdown()
             await database.dispose()
@@ -76,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     routers = (
         users_router, workflows_router, graph_router, schedules_router, tools_router,
-        agents_router,
+        agents_router, executions_router,
     )  # fmt: skip
     for router in routers:
         app.include_router(router)
@@ -86,10 +95,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Report the database and the firing engine (503 when the database is down)."""
         body: dict[str, Any] = {"status": "ok", "database": "ok"}
         scheduler: SchedulerEngine | None = request.app.state.scheduler
+        worker: Worker | None = request.app.state.worker
         try:
             async with request.app.state.database.connect() as connection:
                 await connection.execute(text("SELECT 1"))
             body["scheduler"] = await scheduler.status() if scheduler else {"state": "disabled"}
+            body["worker"] = {"state": worker.state if worker else "disabled"}
         except Exception as exc:  # any failure means unhealthy
             body = {"status": "error", "database": f"unavailable: {type(exc).__name__}"}
             return JSONResponse(body, status_code=503)

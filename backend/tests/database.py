@@ -44,7 +44,7 @@ def check(database_url: str) -> None:
 
 
 # TRUNCATE ... CASCADE of these reaches every table that references them.
-ROOT_TABLES = "users, workflows, schedules, workflow_executions"
+ROOT_TABLES = "users, workflows, schedules, workflow_executions, pgqueuer, pgqueuer_log"
 
 
 async def empty(database: AsyncEngine) -> None:

@@ -61,6 +61,48 @@ class Settings(BaseSettings):
     scheduler_poll_interval: float = Field(default=0.5, gt=0, le=1.0)
     scheduler_reconcile_interval: float = Field(default=30.0, gt=0)
     scheduler_log_fires: bool = True
+    worker_enabled: bool = Field(
+        default=True, description="Run a worker inside the API process (make run)."
+    )
+    worker_concurrency: int = Field(
+        default=10, ge=2, le=1000, description="Executions one worker runs at once."
+    )
+    worker_stall_seconds: float = Field(
+        default=30.0,
+        ge=1.0,
+        le=3600.0,
+        description="How long a silent worker's execution waits before another takes it.",
+    )
+    worker_max_losses: int = Field(
+        default=3, ge=0, le=100, description="Worker losses after which an execution fails."
+    )
+    worker_shutdown_grace_seconds: float = Field(
+        default=30.0, ge=0, le=3600.0, description="SIGTERM: how long running work may finish."
+    )
+    execution_node_concurrency: int = Field(
+        default=8, ge=1, le=256, description="Nodes of one execution running at once."
+    )
+    node_output_max_bytes: int = Field(
+        default=1024 * 1024, ge=1024, le=64 * 1024 * 1024,
+        description="Largest node output kept (JSON bytes); beyond it the node fails.",
+    )  # fmt: skip
+    python_tool_allowlist: list[str] = Field(
+        default_factory=list,
+        description="module:function patterns (fnmatch) python tools may call; empty: none.",
+    )
+    shell_tools_enabled: bool = Field(
+        default=False, description="Let shell tools run their argv (off: they fail)."
+    )
+    openai_api_key: SecretStr | None = None
+    anthropic_api_key: SecretStr | None = None
+    glm_api_key: SecretStr | None = None
+    glm_base_url: str = "https://open.bigmodel.cn/api/paas/v4/"
+    execution_retention_days: float = Field(
+        default=30.0, gt=0, description="Finished executions older than this are pruned."
+    )
+    execution_retention_keep: int = Field(
+        default=100, ge=0, description="Executions per schedule kept whatever their age."
+    )
     log_level: str = "INFO"
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # limits' notation ("5/minute"); per client address, and per account for logins.

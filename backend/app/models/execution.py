@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, Index, Integer, Text, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.core.clock import utc_now
@@ -102,6 +102,8 @@ class WorkflowExecution(_Lifecycle, UUIDMixin, TimestampMixin, Base):
             "schedule_id",
             postgresql_where=text("status = 'running'"),
         ),
+        Index("ix_workflow_executions_workflow_id_created_at", "workflow_id", "created_at", "id"),
+        CheckConstraint("attempt >= 0", name="attempt_non_negative"),
     )
 
     workflow_id: Mapped[uuid.UUID] = mapped_column(
@@ -118,6 +120,10 @@ class WorkflowExecution(_Lifecycle, UUIDMixin, TimestampMixin, Base):
         ForeignKey("schedules.id", ondelete="SET NULL")
     )
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Workers that took this execution up; more than one after a worker was lost.
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # The worker run holding the execution: one that lost it can no longer write.
+    run_token: Mapped[uuid.UUID | None] = mapped_column()
 
     workflow: Mapped[Workflow] = relationship(back_populates="executions", lazy="raise")
     schedule: Mapped[Schedule | None] = relationship(lazy="raise")
@@ -137,6 +143,7 @@ class NodeExecution(_Lifecycle, UUIDMixin, TimestampMixin, Base):
     """One node's run inside a workflow execution."""
 
     __tablename__ = "node_executions"
+    __table_args__ = (CheckConstraint("attempt >= 1", name="attempt_positive"),)
 
     workflow_execution_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workflow_executions.id", ondelete="CASCADE"), index=True
@@ -145,6 +152,8 @@ class NodeExecution(_Lifecycle, UUIDMixin, TimestampMixin, Base):
         ForeignKey("nodes.id", ondelete="CASCADE"), index=True
     )
     retry_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # The execution attempt (worker run) this node run belongs to.
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
     workflow_execution: Mapped[WorkflowExecution] = relationship(
         back_populates="node_executions", lazy="raise"

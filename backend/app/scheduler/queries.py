@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import TriggerType
 from app.models.base import live_and_active_sql
+from app.runtime.handoff import enqueue_executions
 from app.scheduler.planning import DueSchedule, FirePlan, UnplannedSchedule
 from app.timing.lifecycle import JOB_ID_PREFIX, SkipReason
 
@@ -107,7 +108,8 @@ async def insert_executions(
     fires: Sequence[Fire],
     trigger_type: TriggerType = TriggerType.SCHEDULE,
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """Insert one pending execution per fire, skipping planned times that have one.
+    """Insert one pending execution per fire, skipping planned times that have one, and
+    hand each new one to the queue in the same transaction.
 
     Returns (execution id, schedule id) of the rows inserted.
     """
@@ -122,7 +124,9 @@ async def insert_executions(
             "fire_times": [fire.scheduled_for for fire in fires],
         },
     )
-    return [(row[0], row[1]) for row in result]
+    inserted = [(row[0], row[1]) for row in result]
+    await enqueue_executions(connection, [execution_id for execution_id, _ in inserted])
+    return inserted
 
 
 def fires_of(plans: Sequence[FirePlan]) -> list[Fire]:

@@ -51,7 +51,7 @@ def empty_database(server_url: str) -> Iterator[str]:
 
 def test_single_head(empty_database: str) -> None:
     heads = ScriptDirectory.from_config(alembic_config(empty_database)).get_heads()
-    assert heads == ["0006"]
+    assert heads == ["0007"]
 
 
 def test_round_trip(empty_database: str) -> None:

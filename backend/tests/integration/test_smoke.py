@@ -13,7 +13,7 @@ async def test_database_is_postgresql_at_head(session: AsyncSession) -> None:
     version = await session.scalar(text("SELECT version()"))
     assert str(version).startswith("PostgreSQL")
     head = await session.scalar(text("SELECT version_num FROM alembic_version"))
-    assert head == "0006"
+    assert head == "0007"
 
 
 async def test_schedule_round_trip(session: AsyncSession) -> None:

@@ -25,7 +25,10 @@ async def api(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a fresh app (scheduler off) on an emptied database."""
     settings = Settings(
-        database_url=engine_database_url, scheduler_enabled=False, jwt_secret=JWT_SECRET
+        database_url=engine_database_url,
+        scheduler_enabled=False,
+        worker_enabled=False,
+        jwt_secret=JWT_SECRET,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):

@@ -107,6 +107,7 @@ async def test_a_deactivated_or_deleted_user_loses_access(
     settings = Settings(
         database_url=engine_database_url,
         scheduler_enabled=False,
+        worker_enabled=False,
         jwt_secret=JWT_SECRET,
         auth_cache_seconds=0,
     )

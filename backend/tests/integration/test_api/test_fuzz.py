@@ -64,7 +64,12 @@ async def fuzz_database_url(engine_database_url: str) -> str:
 def live_server(fuzz_database_url: str) -> Iterator[str]:
     """The app served by uvicorn on a loopback port, in a thread, on the emptied database."""
     app = create_app(
-        Settings(database_url=fuzz_database_url, scheduler_enabled=False, jwt_secret=JWT_SECRET)
+        Settings(
+            database_url=fuzz_database_url,
+            scheduler_enabled=False,
+            worker_enabled=False,
+            jwt_secret=JWT_SECRET,
+        )
     )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

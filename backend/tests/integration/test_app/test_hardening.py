@@ -38,7 +38,8 @@ async def test_outside_development_the_app_refuses_to_start_without_a_secret(
     engine_database_url: str,
 ) -> None:
     settings = Settings(
-        database_url=engine_database_url, scheduler_enabled=False, environment="production",
+        database_url=engine_database_url, scheduler_enabled=False, worker_enabled=False,
+        environment="production",
         jwt_secret=None, _env_file=None,
     )  # type: ignore[call-arg]  # fmt: skip
     app = create_app(settings)
@@ -51,7 +52,8 @@ async def test_outside_development_the_app_refuses_to_start_without_encryption_k
     engine_database_url: str,
 ) -> None:
     settings = Settings(
-        database_url=engine_database_url, scheduler_enabled=False, environment="production",
+        database_url=engine_database_url, scheduler_enabled=False, worker_enabled=False,
+        environment="production",
         encryption_keys=None, _env_file=None,
     )  # type: ignore[call-arg]  # fmt: skip
     app = create_app(settings)
@@ -103,7 +105,8 @@ async def test_every_worker_of_a_development_server_accepts_the_same_token(
         key: value for key, value in os.environ.items() if key != "JWT_SECRET"
     } | {
         "DATABASE_URL": engine_database_url, "ENVIRONMENT": "development",
-        "DEV_SECRETS_DIR": str(tmp_path), "SCHEDULER_ENABLED": "false", "LOG_LEVEL": "WARNING",
+        "DEV_SECRETS_DIR": str(tmp_path), "SCHEDULER_ENABLED": "false", "WORKER_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
         "PYTHONPATH": os.pathsep.join(sys.path),
     }  # fmt: skip
     server = await asyncio.create_subprocess_exec(
@@ -239,7 +242,7 @@ async def test_a_genuine_server_error_answers_in_the_error_shape_without_interna
     engine_database_url: str, committed_db: AsyncEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = Settings(
-        database_url=engine_database_url, scheduler_enabled=False,
+        database_url=engine_database_url, scheduler_enabled=False, worker_enabled=False,
         jwt_secret="tests-only-signing-secret-0123456789abcdef",
     )  # fmt: skip
     app = create_app(settings)

@@ -28,7 +28,7 @@ async def client_for(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(database_url=database_url, scheduler_enabled=False)
+    settings = Settings(database_url=database_url, scheduler_enabled=False, worker_enabled=False)
     async for client in client_for(create_app(settings)):
         yield client
 

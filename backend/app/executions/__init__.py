@@ -1,0 +1,1 @@
+"""Executions: run a workflow now, read runs with their node runs and logs, cancel."""

@@ -1,0 +1,21 @@
+"""Python tools the tests allow-list."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+def add(a: int, b: int) -> dict[str, int]:
+    """A sync tool (runs in a thread)."""
+    return {"sum": a + b}
+
+
+async def wait_and_say(word: str) -> str:
+    """An async tool returning a bare value (wrapped as {"result": ...})."""
+    await asyncio.sleep(0)
+    return word
+
+
+def not_json() -> dict[str, object]:
+    """A tool whose result is not JSON."""
+    return {"value": object()}
