@@ -17,6 +17,7 @@ from sqlalchemy import text
 from app.agents.router import router as agents_router
 from app.api.deps import LiveUsers
 from app.api.errors import install_error_handlers
+from app.api.metrics import router as metrics_router
 from app.api.middleware import RequestBodyLimit, SecurityHeaders
 from app.api.rate_limits import RateLimits
 from app.core.logging import configure_logging
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     routers = (
         users_router, workflows_router, graph_router, schedules_router, tools_router,
-        agents_router, executions_router,
+        agents_router, executions_router, metrics_router,
     )  # fmt: skip
     for router in routers:
         app.include_router(router)

@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.errors import ConflictError, NotFoundError
+from app.core import metrics
 from app.core.security import Principal
 from app.executions import repository
 from app.executions.schemas import ExecutionDetail, NodeRunRead
@@ -95,4 +96,5 @@ async def cancel(
         )
     )
     await session.flush()
+    metrics.EXECUTIONS_FINISHED.labels("cancelled").inc()
     return execution

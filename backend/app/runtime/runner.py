@@ -12,12 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.core import metrics
+from app.core.clock import utc_now
 from app.core.errors import FieldValidationError
 from app.graphs.node_configs import parse_node_config, parse_retry_config
 from app.graphs.rules import GraphEdge, GraphNode, run_problems
@@ -59,6 +63,7 @@ class Run:
     execution: store.ExecutionRow
     token: uuid.UUID
     attempt: int
+    started_at: datetime
     trigger: dict[str, Any]
     variables: dict[str, Any]
     nodes: dict[str, NodeSpec]
@@ -98,6 +103,18 @@ class ExecutionRunner:
             logger.info(
                 "execution %s is no longer ours (cancelled or taken over)", run.execution.id
             )
+        except Exception as exc:  # a defect of ours: fail the run rather than retry it forever
+            logger.exception("execution %s failed inside the runtime", run.execution.id)
+            error = f"the runtime failed: {type(exc).__name__}: {exc}"
+            async with self._database.begin() as connection:
+                ended = await store.end_execution(
+                    connection, run.execution.id, "failed", token=run.token, error=error
+                )
+                if ended:
+                    await store.interrupt_node_runs(connection, run.execution.id, "failed", error)
+                    await store.log(connection, run.execution.id, None, "error", error)
+            if ended:
+                _finished("failed", run.started_at)
 
     # -- the claim ----------------------------------------------------------------------
 
@@ -118,6 +135,8 @@ class ExecutionRunner:
                 running = await store.count_running(connection, execution.schedule_id)
                 if running >= limit:
                     await store.skip_for_max_instances(connection, execution, running, limit)
+                    metrics.SKIPS.labels("max_instances").inc()
+                    _finished("skipped")
                     return None
             attempt = execution.attempt + 1
             if execution.status == "running":
@@ -129,6 +148,7 @@ class ExecutionRunner:
                     error = f"the worker running it was lost {losses} times; giving up"
                     await store.end_execution(connection, execution_id, "failed", error=error)
                     await store.log(connection, execution_id, None, "error", error)
+                    _finished("failed")
                     return None
                 await store.log(
                     connection, execution_id, None, "warning",
@@ -143,6 +163,7 @@ class ExecutionRunner:
                 error = "the workflow cannot run: " + "; ".join(problems)
                 await store.end_execution(connection, execution_id, "failed", error=error)
                 await store.log(connection, execution_id, None, "error", error)
+                _finished("failed", started_at)
                 return None
             assert graph is not None
             if attempt == 1:
@@ -157,7 +178,9 @@ class ExecutionRunner:
             "started_at": _iso(started_at),
             "input": execution.input_data or {},
         }
-        return Run(execution, token, attempt, trigger, graph.variables, nodes, walk, earlier)
+        return Run(
+            execution, token, attempt, started_at, trigger, graph.variables, nodes, walk, earlier
+        )
 
     # -- the walk -----------------------------------------------------------------------
 
@@ -170,6 +193,7 @@ class ExecutionRunner:
         watcher = asyncio.create_task(self._watch(run, abandon))
         try:
             while ready or tasks:
+                calls: list[tuple[NodeSpec, dict[str, Any]]] = []
                 while ready:
                     name = ready.pop(0)
                     node = run.nodes[name]
@@ -182,11 +206,13 @@ class ExecutionRunner:
                         result = await self._pure(node, node_input, run, records)
                         ready += self._decide(run, name, result, records)
                     else:
-                        task = asyncio.create_task(self._guarded(slots, node, node_input, run))
-                        tasks[task] = name
-                if not tasks:
+                        calls.append((node, node_input))
+                if not calls and not tasks:
                     break
-                await self._flush(run, records)
+                await self._flush(run, records)  # before the calls: node runs in start order
+                for node, node_input in calls:
+                    task = asyncio.create_task(self._guarded(slots, node, node_input, run))
+                    tasks[task] = node.name
                 await asyncio.wait([*tasks, watcher], return_when=asyncio.FIRST_COMPLETED)
                 if watcher.done():
                     watcher.result()  # raises ExecutionLostError or AbandonedError
@@ -217,6 +243,7 @@ class ExecutionRunner:
             if not ended:
                 raise ExecutionLostError
             await store.log(connection, run.execution.id, None, "info", "execution completed")
+        _finished("completed", run.started_at)
 
     def _decide(
         self, run: Run, name: str, result: NodeResult, records: list[NodeRecord]
@@ -258,6 +285,7 @@ class ExecutionRunner:
             if not ended:
                 raise ExecutionLostError
             await store.log(connection, run.execution.id, None, "error", error)
+        _finished("failed", run.started_at)
 
     async def _flush(self, run: Run, records: list[NodeRecord]) -> None:
         if records:
@@ -309,7 +337,14 @@ class ExecutionRunner:
         self, slots: asyncio.Semaphore, node: NodeSpec, node_input: dict[str, Any], run: Run
     ) -> NodeResult:
         async with slots:
-            return await self._attempts(node, node_input, run)
+            began, status = time.monotonic(), "failed"
+            try:
+                result = await self._attempts(node, node_input, run)
+                status = "completed"
+                return result
+            finally:
+                seconds = time.monotonic() - began
+                metrics.NODE_DURATION.labels(node.node_type, status).observe(seconds)
 
     async def _attempts(self, node: NodeSpec, node_input: dict[str, Any], run: Run) -> NodeResult:
         """A node that does I/O: recorded as running first, tried as its retry policy says,
@@ -457,6 +492,14 @@ class ExecutionRunner:
                 raise ExecutionLostError
             if seen[0] != "running":
                 raise ExecutionLostError
+
+
+def _finished(status: str, started_at: datetime | None = None) -> None:
+    """Count an execution that ended, and how long it ran."""
+    metrics.EXECUTIONS_FINISHED.labels(status).inc()
+    if started_at is not None:
+        seconds = max(0.0, (utc_now() - started_at).total_seconds())
+        metrics.EXECUTION_DURATION.labels(status).observe(seconds)
 
 
 def _scope(run: Run, node_input: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core import metrics
 from app.core.settings import Settings
 from app.scheduler import queries
 from app.scheduler.planning import FirePlan, plan_fires, replan
@@ -136,6 +137,13 @@ class SchedulerEngine:
     def _log(self, plans: list[FirePlan], fired: Mapping[uuid.UUID, int], at: datetime) -> None:
         for plan in plans:
             schedule_id = plan.schedule.id
+            metrics.FIRES.inc(fired.get(schedule_id, 0))
+            if plan.missed:
+                metrics.MISSES.inc(plan.missed)
+            if plan.skipped and plan.reason:
+                metrics.SKIPS.labels(plan.reason).inc(plan.skipped)
+            for planned in plan.fire_times:
+                metrics.FIRE_LAG.observe(max(0.0, (at - planned).total_seconds()))
             if plan.error:
                 logger.error(
                     "schedule %s quarantined (deactivated, reason invalid_config): %s",

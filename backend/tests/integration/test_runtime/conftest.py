@@ -55,7 +55,7 @@ def _handler(loopback: Loopback) -> type[BaseHTTPRequestHandler]:
                 {
                     "method": self.command,
                     "path": self.path,
-                    "headers": dict(self.headers),
+                    "headers": httpx.Headers(dict(self.headers)),
                     "body": body,
                 }
             )

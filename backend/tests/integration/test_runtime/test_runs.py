@@ -257,8 +257,9 @@ async def test_cancel_stops_a_running_execution_and_a_finished_one_is_409(
     )  # fmt: skip
     execution_id = await start_run(runtime, user, workflow_id)
     running = await wait_for(runtime, user, execution_id, {"running"})
-    while not running["nodes"] or running["nodes"][-1]["status"] != "running":
+    while [node["status"] for node in running["nodes"]] != ["completed", "running"]:
         running = await wait_for(runtime, user, execution_id, {"running"})
+    assert [node["node_name"] for node in running["nodes"]] == ["start", "nap"]
 
     cancelled = await runtime.post(f"/api/v1/executions/{execution_id}/cancel", headers=user)
 
