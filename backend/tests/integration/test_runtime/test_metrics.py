@@ -44,7 +44,7 @@ async def test_metrics_count_finished_executions_and_read_gauges_from_the_databa
     node = (
         "pastetrader_node_duration_seconds_count",
         (("node_type", "tool"), ("status", "completed")),
-    )  # noqa: E501
+    )
     assert after[node] == before.get(node, 0) + 1
     assert after[("pastetrader_executions_pending", ())] == 0
     assert after[("pastetrader_executions_running", ())] == 0
