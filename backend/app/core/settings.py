@@ -74,7 +74,7 @@ class Settings(BaseSettings):
         description="How long a silent worker's execution waits before another takes it.",
     )
     worker_max_losses: int = Field(
-        default=3, ge=0, le=100, description="Worker losses after which an execution fails."
+        default=3, ge=1, le=100, description="Worker losses after which an execution fails."
     )
     worker_shutdown_grace_seconds: float = Field(
         default=30.0, ge=0, le=3600.0, description="SIGTERM: how long running work may finish."

@@ -144,7 +144,7 @@ class ExecutionRunner:
                     connection, execution_id, "failed", WORKER_LOST
                 )
                 losses = execution.attempt
-                if losses > self._max_losses:
+                if losses >= self._max_losses:
                     error = f"the worker running it was lost {losses} times; giving up"
                     await store.end_execution(connection, execution_id, "failed", error=error)
                     await store.log(connection, execution_id, None, "error", error)

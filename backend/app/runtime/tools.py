@@ -134,10 +134,18 @@ async def _python(call: NodeCall, tool: ToolSpec, parameters: dict[str, Any]) ->
             f"{config.callable} is not allowed: add it to PYTHON_TOOL_ALLOWLIST to run it"
         )
     module_name, _, attribute = config.callable.partition(":")
+    parts = attribute.split(".")
+    if any(part.startswith("_") for part in parts):
+        raise NodeError(f"{config.callable}: private names cannot be called")
     try:
         target: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
+        for part in parts:
             target = getattr(target, part)
+            if inspect.ismodule(target):  # e.g. allowed:os.system through an import
+                raise NodeError(
+                    f"{config.callable} reaches into the module {target.__name__}; only "
+                    f"what {module_name} itself defines can be called"
+                )
     except (ImportError, AttributeError) as exc:
         raise NodeError(f"{config.callable} cannot be loaded: {exc}") from None
     if not callable(target):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os  # noqa: F401  (a hostile tool reaches for callables:os.getcwd)
 
 
 def add(a: int, b: int) -> dict[str, int]:

@@ -101,12 +101,18 @@ async def test_a_python_tool_runs_only_when_allow_listed(
     word = await tool(runtime, user, "python", {"callable": f"{module}:wait_and_say"})
     bad = await tool(runtime, user, "python", {"callable": f"{module}:not_json"})
     refused = await tool(runtime, user, "python", {"callable": "os:getcwd"})
+    through = await tool(runtime, user, "python", {"callable": f"{module}:os.getcwd"})
+    private = await tool(
+        runtime, user, "python", {"callable": f"{module}:asyncio._get_running_loop"}
+    )
 
     added = await _run_call(runtime, user, await _one_tool(runtime, user, add, {"a": 2, "b": 3}))
     said = await _run_call(runtime, user, await _one_tool(runtime, user, word, {"word": "hi"}))
     not_json = await _run_call(runtime, user, await _one_tool(runtime, user, bad))
     denied = await _run_call(runtime, user, await _one_tool(runtime, user, refused))
     wrong_args = await _run_call(runtime, user, await _one_tool(runtime, user, add, {"c": 1}))
+    imported = await _run_call(runtime, user, await _one_tool(runtime, user, through))
+    hidden = await _run_call(runtime, user, await _one_tool(runtime, user, private))
 
     assert added["output_data"] == {"call": {"sum": 5}}
     assert said["output_data"] == {"call": {"result": "hi"}}
@@ -117,6 +123,8 @@ async def test_a_python_tool_runs_only_when_allow_listed(
     assert "PYTHON_TOOL_ALLOWLIST" in denied["error_message"]
     assert wrong_args["status"] == "failed"
     assert "raised TypeError" in wrong_args["error_message"]
+    assert "reaches into the module os" in imported["error_message"]
+    assert "private names cannot be called" in hidden["error_message"]
 
 
 async def test_shell_tools_are_off_by_default_and_mcp_tools_are_refused(
