@@ -8,7 +8,7 @@ PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check 
 # Runs a command against DATABASE_URL, or an embedded PostgreSQL when it is unset.
 WITH_DB := $(BIN)/python -m app.db.embedded --env-var DATABASE_URL --database pastetrader --
 
-.PHONY: install install-dev run test lint format typecheck migrate bench lock clean
+.PHONY: install install-dev run worker test lint format typecheck migrate bench lock clean
 
 # What `make run` needs (requirements.lock); the test, lint and bench tools come on top
 # (requirements-dev.lock), so a production install carries no test tools.
@@ -28,6 +28,10 @@ $(DEV_STAMP): $(STAMP) requirements-dev.lock
 
 run: install
 	ENVIRONMENT=$${ENVIRONMENT:-development} $(WITH_DB) sh -c '$(BIN)/alembic upgrade head && exec $(BIN)/uvicorn app.main:app --host 127.0.0.1 --port 8000'
+
+# One more worker beside `make run` (same database, embedded or DATABASE_URL).
+worker: install
+	ENVIRONMENT=$${ENVIRONMENT:-development} $(WITH_DB) $(BIN)/python -m app.worker
 
 test: install-dev
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
