@@ -103,6 +103,8 @@ class ExecutionRunner:
             logger.info(
                 "execution %s is no longer ours (cancelled or taken over)", run.execution.id
             )
+        except AbandonedError:
+            raise
         except Exception as exc:  # a defect of ours: fail the run rather than retry it forever
             logger.exception("execution %s failed inside the runtime", run.execution.id)
             error = f"the runtime failed: {type(exc).__name__}: {exc}"

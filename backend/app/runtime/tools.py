@@ -8,6 +8,8 @@ import fnmatch
 import importlib
 import inspect
 import json
+import os
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -171,21 +173,23 @@ async def _shell(call: NodeCall, tool: ToolSpec, parameters: dict[str, Any]) -> 
     argv = [str(render_over(arg, data, f"config.argv[{i}]")) for i, arg in enumerate(config.argv)]
     try:
         process = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, start_new_session=True,
         )  # fmt: skip
     except OSError as exc:
         raise NodeError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
-    try:
-        stdout, stderr = await process.communicate()
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
-        raise
     limit = call.services.settings.node_output_max_bytes
-    if len(stdout) + len(stderr) > limit:
-        raise NodeError(f"the output is larger than {limit} bytes")
+    readers = [
+        asyncio.ensure_future(_read_at_most(process.stdout, limit)),
+        asyncio.ensure_future(_read_at_most(process.stderr, limit)),
+    ]
+    try:
+        stdout, stderr = await asyncio.gather(*readers)
+        await process.wait()
+    finally:
+        for reader in readers:
+            reader.cancel()
+        await _end(process)
     output = {
         "exit_code": process.returncode,
         "stdout": stdout.decode(errors="replace"),
@@ -194,6 +198,32 @@ async def _shell(call: NodeCall, tool: ToolSpec, parameters: dict[str, Any]) -> 
     if process.returncode != 0:
         raise NodeError(f"exit code {process.returncode}: {stderr.decode(errors='replace')[-500:]}")
     return output
+
+
+async def _read_at_most(stream: asyncio.StreamReader | None, limit: int) -> bytes:
+    """What a child writes to `stream` until it closes it; a NodeError past `limit` bytes,
+    so a chatty program cannot fill the worker's memory."""
+    if stream is None:
+        return b""
+    data = bytearray()
+    while chunk := await stream.read(65_536):
+        data += chunk
+        if len(data) > limit:
+            raise NodeError(f"the output is larger than {limit} bytes")
+    return bytes(data)
+
+
+async def _end(process: asyncio.subprocess.Process) -> None:
+    """Kill what is left of the program's process group (a timeout, too much output, a
+    cancel), then read its pipes to the end so the process can be reaped."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            while await stream.read(65_536):
+                pass
+    await process.wait()
 
 
 async def _mcp(call: NodeCall, tool: ToolSpec, parameters: dict[str, Any]) -> dict[str, Any]:

@@ -162,16 +162,24 @@ async def test_an_enabled_shell_tool_runs_argv_without_a_shell(
     echo = await tool(shell_runtime, user, "shell", {"argv": ["echo", "{{ parameters.word }}; ls"]})
     failing = await tool(shell_runtime, user, "shell", {"argv": ["false"]})
     missing = await tool(shell_runtime, user, "shell", {"argv": ["no-such-program-here"]})
+    flood = await tool(shell_runtime, user, "shell", {"argv": ["yes"]})
+    forks = await tool(shell_runtime, user, "shell", {"argv": ["sh", "-c", "sleep 60 & sleep 60"]})
 
     ran = await _run_call(
         shell_runtime, user, await _one_tool(shell_runtime, user, echo, {"word": "hi"})
     )
     failed = await _run_call(shell_runtime, user, await _one_tool(shell_runtime, user, failing))
     absent = await _run_call(shell_runtime, user, await _one_tool(shell_runtime, user, missing))
+    flooded = await _run_call(shell_runtime, user, await _one_tool(shell_runtime, user, flood))
+    stuck = await _run_call(
+        shell_runtime, user, await _one_tool(shell_runtime, user, forks, timeout_seconds=1)
+    )
 
     assert ran["call"]["output_data"] == {"exit_code": 0, "stdout": "hi; ls\n", "stderr": ""}
     assert failed["error_message"].startswith("node call failed: exit code 1")
     assert "cannot start no-such-program-here" in absent["error_message"]
+    assert "the output is larger than 1048576 bytes" in flooded["error_message"]
+    assert stuck["error_message"] == "node call failed: timeout after 1 s"  # its child too
 
 
 async def _agent(api: httpx.AsyncClient, user: Headers, llm_config: dict[str, Any]) -> str:
