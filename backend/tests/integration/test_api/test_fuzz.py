@@ -67,7 +67,7 @@ def live_server(fuzz_database_url: str) -> Iterator[str]:
         Settings(
             database_url=fuzz_database_url,
             scheduler_enabled=False,
-            worker_enabled=False,
+            worker_enabled=True,  # runs what the fuzzer starts, so its routes see real states
             jwt_secret=JWT_SECRET,
         )
     )
@@ -86,7 +86,8 @@ def live_server(fuzz_database_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def known(live_server: str) -> dict[str, str]:
-    """A user's token and ids of their workflow and schedule, for path parameters."""
+    """A user's token and ids of their objects (workflow, schedule, tool, agent, node, edge,
+    execution), for path parameters."""
     with httpx.Client(base_url=live_server) as client:
         email = "fuzz@example.com"
         registered = client.post(
@@ -123,7 +124,11 @@ def known(live_server: str) -> dict[str, str]:
                   "edges": [{"source": "start", "target": "echo"}]},
             headers=headers,
         ).json()  # fmt: skip
+        execution = client.post(
+            f"/api/v1/workflows/{workflow['id']}/run", json={"input": {}}, headers=headers
+        ).json()
     return {
+        "execution_id": execution["id"],
         "token": token, "workflow_id": workflow["id"], "schedule_id": schedule["id"],
         "tool_id": tool["id"], "agent_id": agent["id"], "node_id": graph["nodes"][0]["id"],
         "edge_id": graph["edges"][0]["id"],
@@ -161,7 +166,9 @@ def test_no_server_errors_and_answers_match_the_schema(
     )
 
 
-KNOWN_IDS = ("workflow_id", "schedule_id", "tool_id", "agent_id", "node_id", "edge_id")
+KNOWN_IDS = (
+    "workflow_id", "schedule_id", "tool_id", "agent_id", "node_id", "edge_id", "execution_id",
+)  # fmt: skip
 
 
 def aims_at_known_objects(case: Any) -> bool:
