@@ -53,10 +53,12 @@ migrate: install
 	$(WITH_DB) $(BIN)/alembic upgrade head
 
 # Figures, not tests: the engine beside APScheduler 3.11 + SQLAlchemyJobStore (ARGS=--help),
-# then the API's latency and throughput with 1,000,000 schedules.
+# then the API's latency and throughput with 1,000,000 schedules, then the workflow runtime
+# beside pgqueuer's own ceiling.
 bench: install-dev
 	$(WITH_DB) $(BIN)/python backend/bench/scheduler.py $(ARGS)
 	$(WITH_DB) $(BIN)/python backend/bench/api.py
+	$(WITH_DB) $(BIN)/python backend/bench/runtime.py
 
 lock: install-dev
 	$(BIN)/uv pip compile pyproject.toml --extra embedded --universal --python-version 3.11 --generate-hashes -o requirements.lock

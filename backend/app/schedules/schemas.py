@@ -168,6 +168,9 @@ class ExecutionRead(ReadModel):
     status: ExecutionStatus
     trigger_type: TriggerType
     scheduled_for: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    error_message: str | None
     created_at: datetime
 
 
