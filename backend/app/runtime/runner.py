@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.core import metrics
 from app.core.clock import utc_now
 from app.core.errors import FieldValidationError
-from app.graphs.node_configs import parse_node_config, parse_retry_config
+from app.graphs.node_configs import ConditionNodeConfig, parse_node_config, parse_retry_config
 from app.graphs.rules import GraphEdge, GraphNode, run_problems
 from app.graphs.walk import GraphWalk, WalkEdge
 from app.runtime import store
@@ -34,6 +35,8 @@ from app.timing.run_options import parse_run_options
 logger = logging.getLogger("app.runtime")
 
 WORKER_LOST = "worker lost: the worker running it stopped before it finished"
+# Graphs kept checked per (workflow, version) by one worker.
+GRAPH_CACHE_SIZE = 256
 
 
 NodeRecord = tuple[uuid.UUID, str, dict[str, Any], dict[str, Any] | None]
@@ -70,8 +73,9 @@ class Run:
     walk: GraphWalk
     earlier: dict[uuid.UUID, dict[str, Any]]
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Nodes this attempt gave a node run row to.
+    # Nodes this attempt gave a node run row to, and the running ones' row ids.
     started: set[str] = field(default_factory=set)
+    node_runs: dict[str, uuid.UUID] = field(default_factory=dict)
 
 
 class ExecutionRunner:
@@ -91,6 +95,7 @@ class ExecutionRunner:
         self._max_losses = max_losses
         self._node_slots = node_concurrency
         self._poll_seconds = poll_seconds
+        self._graphs: OrderedDict[tuple[uuid.UUID, int], GraphShape] = OrderedDict()
 
     async def run(self, execution_id: uuid.UUID, abandon: asyncio.Event | None = None) -> None:
         """Run the execution to its end (or until it is lost, cancelled or abandoned)."""
@@ -114,7 +119,6 @@ class ExecutionRunner:
                 )
                 if ended:
                     await store.interrupt_node_runs(connection, run.execution.id, "failed", error)
-                    await store.log(connection, run.execution.id, None, "error", error)
             if ended:
                 _finished("failed", run.started_at)
 
@@ -122,25 +126,21 @@ class ExecutionRunner:
 
     async def _claim(self, execution_id: uuid.UUID) -> Run | None:
         async with self._database.begin() as connection:
-            seen = await store.read_execution(connection, execution_id)
-            if seen is None or seen.status not in ("pending", "running"):
+            claimed = await store.lock_execution(connection, execution_id)
+            if claimed is None or claimed[0].status not in ("pending", "running"):
                 return None
-            metadata = None
-            if seen.schedule_id is not None and seen.status == "pending":
-                metadata = await store.lock_schedule_metadata(connection, seen.schedule_id)
-            execution = await store.read_execution(connection, execution_id, lock=True)
-            if execution is None or execution.status not in ("pending", "running"):
-                return None
-            if execution.status == "pending" and metadata is not None:
-                assert execution.schedule_id is not None
-                limit = _max_instances(metadata)
+            execution, workflow = claimed
+            if execution.status == "pending" and execution.schedule_id is not None:
+                metadata = await store.lock_schedule_metadata(connection, execution.schedule_id)
+                limit = _max_instances(metadata or {})
                 running = await store.count_running(connection, execution.schedule_id)
-                if running >= limit:
+                if metadata is not None and running >= limit:
                     await store.skip_for_max_instances(connection, execution, running, limit)
                     metrics.SKIPS.labels("max_instances").inc()
                     _finished("skipped")
                     return None
             attempt = execution.attempt + 1
+            earlier: dict[uuid.UUID, dict[str, Any]] = {}
             if execution.status == "running":
                 lost = await store.interrupt_node_runs(
                     connection, execution_id, "failed", WORKER_LOST
@@ -149,7 +149,6 @@ class ExecutionRunner:
                 if losses >= self._max_losses:
                     error = f"the worker running it was lost {losses} times; giving up"
                     await store.end_execution(connection, execution_id, "failed", error=error)
-                    await store.log(connection, execution_id, None, "error", error)
                     _finished("failed")
                     return None
                 await store.log(
@@ -157,21 +156,24 @@ class ExecutionRunner:
                     f"resumed after a worker loss (attempt {attempt}); "
                     f"{lost} node run(s) in flight will run again",
                 )  # fmt: skip
+                earlier = await store.completed_node_runs(connection, execution_id)
             token = uuid.uuid4()
-            started_at = await store.start(connection, execution_id, token, attempt)
-            graph = await store.read_graph(connection, execution.workflow_id)
-            problems = _graph_problems(graph)
+            started_at = await store.start(
+                connection, execution_id, token, attempt,
+                "execution started" if attempt == 1 else None,
+            )  # fmt: skip
+            graph = await self._graph(connection, execution.workflow_id, workflow)
+            problems = list(graph.problems)
+            refs = await store.usable_refs(
+                connection, workflow.owner_id, graph.tool_ids, graph.agent_ids
+            )
+            problems += _reference_problems(graph, refs)
             if problems:
                 error = "the workflow cannot run: " + "; ".join(problems)
                 await store.end_execution(connection, execution_id, "failed", error=error)
-                await store.log(connection, execution_id, None, "error", error)
                 _finished("failed", started_at)
                 return None
-            assert graph is not None
-            if attempt == 1:
-                await store.log(connection, execution_id, None, "info", "execution started")
-            earlier = await store.completed_node_runs(connection, execution_id)
-        nodes, walk = _build(graph)
+        nodes = _node_specs(graph, refs)
         trigger = {
             "execution_id": str(execution.id),
             "trigger_type": execution.trigger_type,
@@ -180,9 +182,31 @@ class ExecutionRunner:
             "started_at": _iso(started_at),
             "input": execution.input_data or {},
         }
+        walk = GraphWalk(list(nodes), graph.walk_edges)
         return Run(
-            execution, token, attempt, started_at, trigger, graph.variables, nodes, walk, earlier
-        )
+            execution, token, attempt, started_at, trigger, workflow.variables, nodes, walk,
+            earlier,
+        )  # fmt: skip
+
+    async def _graph(
+        self, connection: AsyncConnection, workflow_id: uuid.UUID, workflow: store.WorkflowRow
+    ) -> GraphShape:
+        """The workflow's graph at its version, checked: read and checked once per version
+        (every change to a graph bumps it), kept for the next runs."""
+        if workflow.deleted or not workflow.is_active:
+            reason = "deleted" if workflow.deleted else "inactive"
+            return GraphShape(problems=(f"the workflow is {reason}",))
+        key = (workflow_id, workflow.version)
+        shape = self._graphs.get(key)
+        if shape is None:
+            node_rows, edges = await store.read_graph(connection, workflow_id)
+            shape = _shape_of(node_rows, edges)
+            self._graphs[key] = shape
+            while len(self._graphs) > GRAPH_CACHE_SIZE:
+                self._graphs.popitem(last=False)
+        else:
+            self._graphs.move_to_end(key)
+        return shape
 
     # -- the walk -----------------------------------------------------------------------
 
@@ -195,25 +219,21 @@ class ExecutionRunner:
         watcher = asyncio.create_task(self._watch(run, abandon))
         try:
             while ready or tasks:
-                calls: list[tuple[NodeSpec, dict[str, Any]]] = []
-                while ready:
-                    name = ready.pop(0)
-                    node = run.nodes[name]
-                    node_input = self._input_of(run, name)
-                    if node.id in run.earlier:  # completed by an earlier attempt
-                        output = run.earlier[node.id]
-                        branch = output.get("branch") if node.node_type == "condition" else None
-                        ready += self._decide(run, name, NodeResult(output, branch), records)
-                    elif node.node_type in PURE_NODE_TYPES:
-                        result = await self._pure(node, node_input, run, records)
-                        ready += self._decide(run, name, result, records)
-                    else:
-                        calls.append((node, node_input))
+                calls = await self._advance(run, ready, records)
                 if not calls and not tasks:
                     break
-                await self._flush(run, records)  # before the calls: node runs in start order
+                # Those that get a slot now are recorded running with the wave's other
+                # node runs, in one transaction and in start order; the rest when they do.
+                free = max(0, self._node_slots - len(tasks))
+                if calls[:free]:
+                    await self._begin(run, calls[:free], records)
+                else:
+                    await self._flush(run, records)
                 for node, node_input in calls:
-                    task = asyncio.create_task(self._guarded(slots, node, node_input, run))
+                    node_run = run.node_runs.get(node.name)
+                    task = asyncio.create_task(
+                        self._guarded(slots, node, node_input, run, node_run)
+                    )
                     tasks[task] = node.name
                 await asyncio.wait([*tasks, watcher], return_when=asyncio.FIRST_COMPLETED)
                 if watcher.done():
@@ -234,17 +254,38 @@ class ExecutionRunner:
                 await watcher
         await self._complete(run, records)
 
+    async def _advance(
+        self, run: Run, ready: list[str], records: list[NodeRecord]
+    ) -> list[tuple[NodeSpec, dict[str, Any]]]:
+        """Decide ready nodes until only I/O nodes are left: those completed by an earlier
+        attempt keep their output, pure ones run inline; the I/O ones to start, returned."""
+        calls: list[tuple[NodeSpec, dict[str, Any]]] = []
+        while ready:
+            name = ready.pop(0)
+            node = run.nodes[name]
+            node_input = self._input_of(run, name)
+            if node.id in run.earlier:
+                output = run.earlier[node.id]
+                branch = output.get("branch") if node.node_type == "condition" else None
+                ready += self._decide(run, name, NodeResult(output, branch), records)
+            elif node.node_type in PURE_NODE_TYPES:
+                result = await self._pure(node, node_input, run, records)
+                ready += self._decide(run, name, result, records)
+            else:
+                calls.append((node, node_input))
+        return calls
+
     async def _complete(self, run: Run, records: list[NodeRecord]) -> None:
         """Every node is decided: the execution completed with its leaves' outputs."""
         output = {name: run.outputs[name] for name in run.walk.leaves()}
         async with self._database.begin() as connection:
             await self._write_records(connection, run, records)
             ended = await store.end_execution(
-                connection, run.execution.id, "completed", token=run.token, output=output
-            )
+                connection, run.execution.id, "completed", token=run.token, output=output,
+                log=("info", "execution completed"),
+            )  # fmt: skip
             if not ended:
                 raise ExecutionLostError
-            await store.log(connection, run.execution.id, None, "info", "execution completed")
         _finished("completed", run.started_at)
 
     def _decide(
@@ -286,7 +327,6 @@ class ExecutionRunner:
             )
             if not ended:
                 raise ExecutionLostError
-            await store.log(connection, run.execution.id, None, "error", error)
         _finished("failed", run.started_at)
 
     async def _flush(self, run: Run, records: list[NodeRecord]) -> None:
@@ -336,35 +376,52 @@ class ExecutionRunner:
         return result
 
     async def _guarded(
-        self, slots: asyncio.Semaphore, node: NodeSpec, node_input: dict[str, Any], run: Run
+        self,
+        slots: asyncio.Semaphore,
+        node: NodeSpec,
+        node_input: dict[str, Any],
+        run: Run,
+        node_run: uuid.UUID | None,
     ) -> NodeResult:
         async with slots:
             began, status = time.monotonic(), "failed"
             try:
-                result = await self._attempts(node, node_input, run)
+                if node_run is None:
+                    node_run = await self._begin(run, [(node, node_input)], [])
+                result = await self._attempts(node, node_input, run, node_run)
                 status = "completed"
                 return result
             finally:
                 seconds = time.monotonic() - began
                 metrics.NODE_DURATION.labels(node.node_type, status).observe(seconds)
 
-    async def _attempts(self, node: NodeSpec, node_input: dict[str, Any], run: Run) -> NodeResult:
-        """A node that does I/O: recorded as running first, tried as its retry policy says,
-        each attempt under the node's timeout."""
-        execution_id = run.execution.id
+    async def _begin(
+        self,
+        run: Run,
+        calls: list[tuple[NodeSpec, dict[str, Any]]],
+        records: list[NodeRecord],
+    ) -> uuid.UUID:
+        """In one transaction: the node runs that ended as they began, then node runs
+        `running` for `calls`; the node run id of the first call."""
         async with self._database.begin() as connection:
-            node_run = await store.begin_node_run(
-                connection,
-                execution_id,
-                run.token,
-                node.id,
-                attempt=run.attempt,
-                input_data=node_input,
-            )
-            if node_run is None:
+            await self._write_records(connection, run, records)
+            started = await store.begin_node_runs(
+                connection, run.execution.id, run.token, run.attempt,
+                [(node.id, node_input) for node, node_input in calls],
+            )  # fmt: skip
+            if started is None:
                 raise ExecutionLostError
+        for node, _ in calls:
             run.started.add(node.name)
-            await store.log(connection, execution_id, None, "info", f"node {node.name} started")
+            run.node_runs[node.name] = started[node.id]
+        return started[calls[0][0].id]
+
+    async def _attempts(
+        self, node: NodeSpec, node_input: dict[str, Any], run: Run, node_run: uuid.UUID
+    ) -> NodeResult:
+        """A node that does I/O (already recorded `running`): tried as its retry policy
+        says, each attempt under the node's timeout."""
+        execution_id = run.execution.id
         policy = parse_retry_config(node.retry_config or {})
         call = NodeCall(node, _scope(run, node_input), f"{execution_id}:{node.id}", self._services)
         tries = 0
@@ -379,25 +436,10 @@ class ExecutionRunner:
             except NodeError as exc:
                 failure = exc
             else:
-                async with self._database.begin() as connection:
-                    if not await store.end_node_run(
-                        connection,
-                        execution_id,
-                        run.token,
-                        node_run,
-                        "completed",
-                        retry_count=tries - 1,
-                        output=result.output,
-                    ):
-                        raise ExecutionLostError
-                    await store.log(
-                        connection,
-                        execution_id,
-                        node_run,
-                        "info",
-                        f"node {node.name} completed",
-                        data={"attempt": tries},
-                    )
+                await self._end_node_run(
+                    run, node_run, "completed", tries, output=result.output,
+                    log=("info", f"node {node.name} completed"),
+                )  # fmt: skip
                 return result
             if failure.retryable and tries < policy.max_attempts:
                 delay = min(
@@ -416,47 +458,37 @@ class ExecutionRunner:
             break
         if _continues_on_error(node):
             output = {"error": failure.message}
-            async with self._database.begin() as connection:
-                if not await store.end_node_run(
-                    connection,
-                    execution_id,
-                    run.token,
-                    node_run,
-                    "failed",
-                    retry_count=tries - 1,
-                    output=output,
-                    error=failure.message,
-                ):
-                    raise ExecutionLostError
-                await store.log(
-                    connection,
-                    execution_id,
-                    node_run,
-                    "warning",
-                    f"node {node.name} failed (continue_on_error): {failure.message}",
-                    data={"attempt": tries},
-                )
+            await self._end_node_run(
+                run, node_run, "failed", tries, output=output, error=failure.message,
+                log=("warning", f"node {node.name} failed (continue_on_error): {failure.message}"),
+            )  # fmt: skip
             return NodeResult(output)
-        async with self._database.begin() as connection:
-            if not await store.end_node_run(
-                connection,
-                execution_id,
-                run.token,
-                node_run,
-                "failed",
-                retry_count=tries - 1,
-                error=failure.message,
-            ):
-                raise ExecutionLostError
-            await store.log(
-                connection,
-                execution_id,
-                node_run,
-                "error",
-                f"node {node.name} failed: {failure.message}",
-                data={"attempt": tries},
-            )
+        await self._end_node_run(
+            run, node_run, "failed", tries, error=failure.message,
+            log=("error", f"node {node.name} failed: {failure.message}"),
+        )  # fmt: skip
         raise NodeFailedError(node.name, f"node {node.name} failed: {failure.message}")
+
+    async def _end_node_run(
+        self,
+        run: Run,
+        node_run: uuid.UUID,
+        status: str,
+        tries: int,
+        *,
+        log: tuple[str, str],
+        output: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Finish a node run with its log line (which says the attempt)."""
+        async with self._database.begin() as connection:
+            ended = await store.end_node_run(
+                connection, run.execution.id, run.token, node_run, status,
+                retry_count=tries - 1, output=output, error=error,
+                log=(log[0], log[1], {"attempt": tries}),
+            )  # fmt: skip
+        if not ended:
+            raise ExecutionLostError
 
     def _check_output(self, output: dict[str, Any]) -> None:
         limit = self._services.settings.node_output_max_bytes
@@ -525,18 +557,26 @@ def _iso(moment: Any) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-def _graph_problems(graph: store.GraphRows | None) -> list[str]:
-    """Why this workflow cannot run now (runtime.md, "Execution lifecycle")."""
-    if graph is None:
-        return ["the workflow no longer exists"]
-    if graph.deleted:
-        return ["the workflow is deleted"]
-    if not graph.is_active:
-        return ["the workflow is inactive"]
-    names = {row["id"]: row["name"] for row in graph.nodes}
+@dataclass(frozen=True, slots=True)
+class GraphShape:
+    """A workflow's graph at one version: its nodes and edges, what is wrong with it, and
+    the tools and agents its nodes name (whose usability is checked at every run)."""
+
+    nodes: tuple[dict[str, Any], ...] = ()
+    walk_edges: tuple[WalkEdge, ...] = ()
+    problems: tuple[str, ...] = ()
+    tool_ids: list[uuid.UUID] = field(default_factory=list)
+    agent_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+def _shape_of(
+    node_rows: list[dict[str, Any]], edges: list[tuple[uuid.UUID, uuid.UUID, str | None]]
+) -> GraphShape:
+    """The graph as stored, checked as runtime.md says ("Execution lifecycle")."""
+    names = {row["id"]: row["name"] for row in node_rows}
     problems: list[str] = []
     graph_nodes: list[GraphNode] = []
-    for row in graph.nodes:
+    for row in node_rows:
         label = f"nodes.{row['name']}"
         handles: tuple[str, ...] | None = None
         try:
@@ -545,35 +585,54 @@ def _graph_problems(graph: store.GraphRows | None) -> list[str]:
         except FieldValidationError as exc:
             problems.append(f"{label}.{exc.field}: {exc.reason}")
             continue
-        if hasattr(config, "handles"):
+        if isinstance(config, ConditionNodeConfig):
             handles = config.handles()
-        if row["node_type"] == "tool" and row["tool_type"] is None:
-            problems.append(f"{label}.tool_id: the tool is deleted or not usable by the owner")
-        if row["node_type"] == "agent" and row["llm_config"] is None:
-            problems.append(f"{label}.agent_id: the agent is deleted or not usable by the owner")
         graph_nodes.append(GraphNode(label, row["name"], row["node_type"], handles))
-    edges = [
+    graph_edges = [
         GraphEdge(f"edges[{index}]", names[source], names[target], handle)
-        for index, (source, target, handle) in enumerate(graph.edges)
+        for index, (source, target, handle) in enumerate(edges)
     ]
-    problems += [f"{where}: {why}" for where, why in run_problems(graph_nodes, edges)]
+    problems += [f"{where}: {why}" for where, why in run_problems(graph_nodes, graph_edges)]
+    return GraphShape(
+        nodes=tuple(node_rows),
+        walk_edges=tuple(WalkEdge(names[s], names[t], h) for s, t, h in edges),
+        problems=tuple(problems),
+        tool_ids=[
+            row["tool_id"] for row in node_rows if row["node_type"] == "tool" and row["tool_id"]
+        ],
+        agent_ids=[
+            row["agent_id"] for row in node_rows if row["node_type"] == "agent" and row["agent_id"]
+        ],
+    )
+
+
+def _reference_problems(graph: GraphShape, refs: dict[uuid.UUID, tuple[Any, ...]]) -> list[str]:
+    """Nodes whose tool or agent is gone or no longer usable by the workflow's owner."""
+    problems = []
+    for row in graph.nodes:
+        if row["node_type"] == "tool" and row["tool_id"] not in refs:
+            problems.append(
+                f"nodes.{row['name']}.tool_id: the tool is deleted or not usable by the owner"
+            )
+        if row["node_type"] == "agent" and row["agent_id"] not in refs:
+            problems.append(
+                f"nodes.{row['name']}.agent_id: the agent is deleted or not usable by the owner"
+            )
     return problems
 
 
-def _build(graph: store.GraphRows) -> tuple[dict[str, NodeSpec], GraphWalk]:
-    names = {row["id"]: row["name"] for row in graph.nodes}
+def _node_specs(graph: GraphShape, refs: dict[uuid.UUID, tuple[Any, ...]]) -> dict[str, NodeSpec]:
     nodes: dict[str, NodeSpec] = {}
     for row in graph.nodes:
         tool = agent = None
-        if row["tool_type"] is not None:
-            tool = ToolSpec(
-                row["tool_name"], row["tool_type"], row["tool_config"] or {}, row["auth_config"]
-            )
-        if row["llm_config"] is not None:
-            agent = AgentSpec(row["agent_name"], row["system_prompt"], row["llm_config"])
+        if row["node_type"] == "tool":
+            _, _, name, tool_type, config, auth, _, _ = refs[row["tool_id"]]
+            tool = ToolSpec(name, tool_type, config or {}, auth)
+        if row["node_type"] == "agent":
+            _, _, name, _, _, _, system_prompt, llm_config = refs[row["agent_id"]]
+            agent = AgentSpec(name, system_prompt, llm_config or {})
         nodes[row["name"]] = NodeSpec(
             row["id"], row["name"], row["node_type"], row["config"] or {},
             row["timeout_seconds"], row["retry_config"] or {}, tool, agent,
         )  # fmt: skip
-    edges = [WalkEdge(names[s], names[t], h) for s, t, h in graph.edges]
-    return nodes, GraphWalk(list(nodes), edges)
+    return nodes

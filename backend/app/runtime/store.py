@@ -46,43 +46,57 @@ class ExecutionRow:
     run_token: uuid.UUID | None
 
 
-_EXECUTION = """
-    SELECT id, workflow_id, schedule_id, status, trigger_type, scheduled_for, started_at,
-           input_data, attempt, run_token
-      FROM workflow_executions WHERE id = :id
-"""
+@dataclass(frozen=True, slots=True)
+class WorkflowRow:
+    """The execution's workflow as the claim reads it."""
+
+    version: int
+    is_active: bool
+    deleted: bool
+    owner_id: uuid.UUID
+    variables: dict[str, Any]
 
 
-async def read_execution(
-    connection: AsyncConnection, execution_id: uuid.UUID, *, lock: bool = False
-) -> ExecutionRow | None:
-    """The execution, locked for this transaction when `lock`."""
-    statement = _EXECUTION + (" FOR UPDATE" if lock else "")
-    row = (await connection.execute(text(statement), {"id": execution_id})).one_or_none()
-    return None if row is None else ExecutionRow(*row)
+_CLAIM = text(
+    """
+    SELECT e.id, e.workflow_id, e.schedule_id, e.status, e.trigger_type, e.scheduled_for,
+           e.started_at, e.input_data, e.attempt, e.run_token,
+           w.version, w.is_active, w.deleted_at IS NOT NULL, w.owner_id, w.variables
+      FROM workflow_executions e JOIN workflows w ON w.id = e.workflow_id
+     WHERE e.id = :id
+       FOR UPDATE OF e
+    """
+)
+
+
+async def lock_execution(
+    connection: AsyncConnection, execution_id: uuid.UUID
+) -> tuple[ExecutionRow, WorkflowRow] | None:
+    """The execution, locked for this transaction, with its workflow."""
+    row = (await connection.execute(_CLAIM, {"id": execution_id})).one_or_none()
+    if row is None:
+        return None
+    return ExecutionRow(*row[:10]), WorkflowRow(row[10], row[11], row[12], row[13], row[14] or {})
+
+
+_LOCK_SCHEDULE = text("SELECT metadata FROM schedules WHERE id = :id FOR UPDATE")
+_COUNT_RUNNING = text(
+    "SELECT count(*) FROM workflow_executions WHERE schedule_id = :id AND status = 'running'"
+)
 
 
 async def lock_schedule_metadata(
     connection: AsyncConnection, schedule_id: uuid.UUID
 ) -> dict[str, Any] | None:
     """Lock the schedule (the point where workers agree on max_instances); its metadata."""
-    row = (
-        await connection.execute(
-            text("SELECT metadata FROM schedules WHERE id = :id FOR UPDATE"), {"id": schedule_id}
-        )
-    ).one_or_none()
+    row = (await connection.execute(_LOCK_SCHEDULE, {"id": schedule_id})).one_or_none()
     return None if row is None else dict(row[0] or {})
 
 
 async def count_running(connection: AsyncConnection, schedule_id: uuid.UUID) -> int:
-    """A schedule's running executions."""
-    count: int = await connection.scalar(
-        text(
-            "SELECT count(*) FROM workflow_executions "
-            "WHERE schedule_id = :id AND status = 'running'"
-        ),
-        {"id": schedule_id},
-    )
+    """A schedule's running executions (counted after the schedule's lock is held, so the
+    count includes every start committed before)."""
+    count: int = await connection.scalar(_COUNT_RUNNING, {"id": schedule_id})
     return count
 
 
@@ -108,17 +122,33 @@ async def skip_for_max_instances(
     await log(connection, execution.id, None, "warning", reason)
 
 
+_START = text(
+    """
+    WITH started AS (
+        UPDATE workflow_executions SET status = 'running', attempt = :attempt,
+               run_token = :token, started_at = COALESCE(started_at, now()), updated_at = now()
+         WHERE id = :id RETURNING id, started_at
+    ), logged AS (
+        INSERT INTO execution_logs (id, workflow_execution_id, level, message, timestamp)
+        SELECT gen_random_uuid(), id, 'info', :message, now() FROM started
+         WHERE CAST(:message AS text) IS NOT NULL
+    )
+    SELECT started_at FROM started
+    """
+)
+
+
 async def start(
-    connection: AsyncConnection, execution_id: uuid.UUID, token: uuid.UUID, attempt: int
+    connection: AsyncConnection,
+    execution_id: uuid.UUID,
+    token: uuid.UUID,
+    attempt: int,
+    message: str | None = None,
 ) -> datetime:
-    """Mark the execution running under `token`; its start time (kept from attempt 1)."""
+    """Mark the execution running under `token` (with a log line, when given); its start
+    time (kept from attempt 1)."""
     started: datetime = await connection.scalar(
-        text(
-            "UPDATE workflow_executions SET status = 'running', attempt = :attempt, "
-            "run_token = :token, started_at = COALESCE(started_at, now()), updated_at = now() "
-            "WHERE id = :id RETURNING started_at"
-        ),
-        {"id": execution_id, "token": token, "attempt": attempt},
+        _START, {"id": execution_id, "token": token, "attempt": attempt, "message": message}
     )
     return started
 
@@ -138,6 +168,23 @@ async def interrupt_node_runs(
     return result.rowcount
 
 
+_END_EXECUTION = text(
+    """
+    WITH ended AS (
+        UPDATE workflow_executions SET status = :status, ended_at = now(),
+               output_data = CAST(:output AS jsonb), error_message = :error, updated_at = now()
+         WHERE id = :id AND status IN ('pending', 'running')
+           AND (CAST(:token AS uuid) IS NULL OR run_token = CAST(:token AS uuid))
+        RETURNING id
+    ), logged AS (
+        INSERT INTO execution_logs (id, workflow_execution_id, level, message, timestamp)
+        SELECT gen_random_uuid(), id, :level, :message, now() FROM ended
+    )
+    SELECT id FROM ended
+    """
+)
+
+
 async def end_execution(
     connection: AsyncConnection,
     execution_id: uuid.UUID,
@@ -146,24 +193,31 @@ async def end_execution(
     token: uuid.UUID | None = None,
     output: dict[str, Any] | None = None,
     error: str | None = None,
+    log: tuple[str, str] | None = None,
 ) -> bool:
-    """Finish a pending or running execution (only while `token` holds it, when given)."""
-    fence = " AND run_token = :token" if token is not None else ""
-    result = await connection.execute(
-        text(
-            "UPDATE workflow_executions SET status = :status, ended_at = now(), "
-            "output_data = CAST(:output AS jsonb), error_message = :error, updated_at = now() "
-            f"WHERE id = :id AND status IN ('pending', 'running'){fence}"
-        ),
+    """Finish a pending or running execution (only while `token` holds it, when given),
+    with a log line: `log` (level, message), or the error at level error."""
+    level, message = log or ("error", error or status)
+    ended = await connection.scalar(
+        _END_EXECUTION,
         {
             "id": execution_id,
             "status": status,
             "token": token,
             "output": None if output is None else dumps(output),
             "error": error,
+            "level": level,
+            "message": message,
         },
     )
-    return result.rowcount == 1
+    return ended is not None
+
+
+_LOG = text(
+    "INSERT INTO execution_logs (id, workflow_execution_id, node_execution_id, level, "
+    "message, data, timestamp) VALUES (gen_random_uuid(), :id, :node, :level, :message, "
+    "CAST(:data AS jsonb), now())"
+)
 
 
 async def log(
@@ -177,11 +231,7 @@ async def log(
 ) -> None:
     """One line of the execution's log."""
     await connection.execute(
-        text(
-            "INSERT INTO execution_logs (id, workflow_execution_id, node_execution_id, level, "
-            "message, data, timestamp) VALUES (gen_random_uuid(), :id, :node, :level, :message, "
-            "CAST(:data AS jsonb), now())"
-        ),
+        _LOG,
         {
             "id": execution_id,
             "node": node_execution_id,
@@ -192,62 +242,57 @@ async def log(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class GraphRows:
-    """The workflow and its graph as stored, for one run."""
-
-    is_active: bool
-    deleted: bool
-    owner_id: uuid.UUID
-    variables: dict[str, Any]
-    nodes: list[dict[str, Any]]
-    edges: list[tuple[uuid.UUID, uuid.UUID, str | None]]
+_NODES = text(
+    "SELECT id, name, node_type, config, timeout_seconds, retry_config, tool_id, agent_id "
+    "FROM nodes WHERE workflow_id = :id ORDER BY created_at, id"
+)
+_EDGES = text(
+    "SELECT source_node_id, target_node_id, source_handle FROM edges "
+    "WHERE workflow_id = :id ORDER BY priority, created_at, id"
+)
 
 
-async def read_graph(connection: AsyncConnection, workflow_id: uuid.UUID) -> GraphRows | None:
-    """The workflow, its nodes (with the tool or agent each uses, when usable by the owner:
-    own or public, and not deleted) and its edges."""
-    workflow = (
-        await connection.execute(
-            text(
-                "SELECT is_active, deleted_at IS NOT NULL, owner_id, variables "
-                "FROM workflows WHERE id = :id"
-            ),
-            {"id": workflow_id},
-        )
-    ).one_or_none()
-    if workflow is None:
-        return None
-    usable = "({t}.owner_id = w.owner_id OR {t}.is_public) AND " + not_deleted_sql("{t}")
-    nodes = await connection.execute(
-        text(
-            f"""
-            SELECT n.id, n.name, n.node_type, n.config, n.timeout_seconds, n.retry_config,
-                   t.name AS tool_name, t.tool_type, t.config AS tool_config, t.auth_config,
-                   a.name AS agent_name, a.system_prompt, a.llm_config
-              FROM nodes n JOIN workflows w ON w.id = n.workflow_id
-              LEFT JOIN tools t ON t.id = n.tool_id AND {usable.format(t="t")}
-              LEFT JOIN agents a ON a.id = n.agent_id AND {usable.format(t="a")}
-             WHERE n.workflow_id = :id ORDER BY n.created_at, n.id
-            """
-        ),
-        {"id": workflow_id},
+async def read_graph(
+    connection: AsyncConnection, workflow_id: uuid.UUID
+) -> tuple[list[dict[str, Any]], list[tuple[uuid.UUID, uuid.UUID, str | None]]]:
+    """A workflow's nodes and edges as stored (what its `version` names)."""
+    nodes = await connection.execute(_NODES, {"id": workflow_id})
+    edges = await connection.execute(_EDGES, {"id": workflow_id})
+    return (
+        [dict(row._mapping) for row in nodes],
+        [(row[0], row[1], row[2]) for row in edges],
     )
-    edges = await connection.execute(
-        text(
-            "SELECT source_node_id, target_node_id, source_handle FROM edges "
-            "WHERE workflow_id = :id ORDER BY priority, created_at, id"
-        ),
-        {"id": workflow_id},
+
+
+# The tools and agents `owner_id` may use (own or public, not deleted), read at every run so
+# that a change to one is seen by the next run.
+_USABLE = text(
+    f"""
+    SELECT 'tool', id, name, tool_type, config, auth_config, NULL, NULL FROM tools
+     WHERE id = ANY(CAST(:tool_ids AS uuid[])) AND (owner_id = :owner OR is_public)
+       AND {not_deleted_sql()}
+    UNION ALL
+    SELECT 'agent', id, name, NULL, NULL, NULL, system_prompt, llm_config FROM agents
+     WHERE id = ANY(CAST(:agent_ids AS uuid[])) AND (owner_id = :owner OR is_public)
+       AND {not_deleted_sql()}
+    """
+)
+
+
+async def usable_refs(
+    connection: AsyncConnection,
+    owner_id: uuid.UUID,
+    tool_ids: list[uuid.UUID],
+    agent_ids: list[uuid.UUID],
+) -> dict[uuid.UUID, tuple[Any, ...]]:
+    """By id: ('tool', id, name, tool_type, config, auth_config, ...) or ('agent', id, name,
+    ..., system_prompt, llm_config), for those the owner may use."""
+    if not tool_ids and not agent_ids:
+        return {}
+    rows = await connection.execute(
+        _USABLE, {"owner": owner_id, "tool_ids": tool_ids, "agent_ids": agent_ids}
     )
-    return GraphRows(
-        is_active=workflow[0],
-        deleted=workflow[1],
-        owner_id=workflow[2],
-        variables=dict(workflow[3] or {}),
-        nodes=[dict(row._mapping) for row in nodes],
-        edges=[(row[0], row[1], row[2]) for row in edges],
-    )
+    return {row[1]: tuple(row) for row in rows}
 
 
 async def completed_node_runs(
@@ -264,32 +309,56 @@ async def completed_node_runs(
     return {row[0]: dict(row[1] or {}) for row in rows}
 
 
-async def begin_node_run(
+_BEGIN_NODE_RUNS = text(
+    "INSERT INTO node_executions (id, workflow_execution_id, node_id, status, started_at, "
+    "input_data, attempt, retry_count, created_at, updated_at) "
+    "SELECT gen_random_uuid(), :execution_id, r.node_id, 'running', clock_timestamp(), "
+    "CAST(r.input AS jsonb), :attempt, 0, now(), now() "
+    "FROM unnest(CAST(:node_ids AS uuid[]), CAST(:inputs AS text[])) AS r(node_id, input) "
+    f"WHERE {_HELD} RETURNING node_id, id"
+)
+
+
+async def begin_node_runs(
     connection: AsyncConnection,
     execution_id: uuid.UUID,
     token: uuid.UUID,
-    node_id: uuid.UUID,
-    *,
     attempt: int,
-    input_data: dict[str, Any],
-) -> uuid.UUID | None:
-    """A running node run; None when the execution is no longer this run's."""
-    node_execution_id: uuid.UUID | None = await connection.scalar(
-        text(
-            "INSERT INTO node_executions (id, workflow_execution_id, node_id, status, "
-            "started_at, input_data, attempt, retry_count, created_at, updated_at) "
-            "SELECT gen_random_uuid(), :execution_id, :node_id, 'running', now(), "
-            f"CAST(:input AS jsonb), :attempt, 0, now(), now() WHERE {_HELD} RETURNING id"
-        ),
+    runs: list[tuple[uuid.UUID, dict[str, Any]]],
+) -> dict[uuid.UUID, uuid.UUID] | None:
+    """Running node runs for (node id, input) in one statement: node id -> node run id;
+    None when the execution is no longer this run's."""
+    rows = await connection.execute(
+        _BEGIN_NODE_RUNS,
         {
             "execution_id": execution_id,
             "token": token,
-            "node_id": node_id,
             "attempt": attempt,
-            "input": dumps(input_data),
+            "node_ids": [node_id for node_id, _ in runs],
+            "inputs": [dumps(node_input) for _, node_input in runs],
         },
     )
-    return node_execution_id
+    started = {row[0]: row[1] for row in rows}
+    return started if len(started) == len(runs) else None
+
+
+_END_NODE_RUN = text(
+    f"""
+    WITH ended AS (
+        UPDATE node_executions SET status = :status, ended_at = now(),
+               output_data = CAST(:output AS jsonb), error_message = :error,
+               retry_count = :retry_count, updated_at = now()
+         WHERE id = :node_execution_id AND {_HELD}
+        RETURNING id
+    ), logged AS (
+        INSERT INTO execution_logs (id, workflow_execution_id, node_execution_id, level,
+                                    message, data, timestamp)
+        SELECT gen_random_uuid(), :execution_id, id, :level, :message, CAST(:data AS jsonb),
+               now() FROM ended
+    )
+    SELECT id FROM ended
+    """
+)
 
 
 async def end_node_run(
@@ -300,17 +369,15 @@ async def end_node_run(
     status: str,
     *,
     retry_count: int,
+    log: tuple[str, str, dict[str, Any]],
     output: dict[str, Any] | None = None,
     error: str | None = None,
 ) -> bool:
-    """Finish a node run; False when the execution is no longer this run's."""
-    result = await connection.execute(
-        text(
-            "UPDATE node_executions SET status = :status, ended_at = now(), "
-            "output_data = CAST(:output AS jsonb), error_message = :error, "
-            "retry_count = :retry_count, updated_at = now() "
-            f"WHERE id = :node_execution_id AND {_HELD}"
-        ),
+    """Finish a node run with its log line (level, message, data); False when the
+    execution is no longer this run's."""
+    level, message, data = log
+    ended = await connection.scalar(
+        _END_NODE_RUN,
         {
             "execution_id": execution_id,
             "token": token,
@@ -319,9 +386,26 @@ async def end_node_run(
             "retry_count": retry_count,
             "output": None if output is None else dumps(output),
             "error": error,
+            "level": level,
+            "message": message,
+            "data": dumps(data),
         },
     )
-    return result.rowcount == 1
+    return ended is not None
+
+
+# clock_timestamp(): node runs written in one transaction keep the order they are given.
+_RECORD_NODE_RUNS = text(
+    "INSERT INTO node_executions (id, workflow_execution_id, node_id, status, "
+    "started_at, ended_at, input_data, output_data, attempt, retry_count, created_at, "
+    "updated_at) "
+    "SELECT gen_random_uuid(), :execution_id, r.node_id, r.status, clock_timestamp(), "
+    "clock_timestamp(), "
+    "CAST(r.input AS jsonb), CAST(r.output AS jsonb), :attempt, 0, now(), now() "
+    "FROM unnest(CAST(:node_ids AS uuid[]), CAST(:statuses AS text[]), "
+    "CAST(:inputs AS text[]), CAST(:outputs AS text[])) "
+    f"AS r(node_id, status, input, output) WHERE {_HELD}"
+)
 
 
 async def record_node_runs(
@@ -336,16 +420,7 @@ async def record_node_runs(
     if not runs:
         return True
     result = await connection.execute(
-        text(
-            "INSERT INTO node_executions (id, workflow_execution_id, node_id, status, "
-            "started_at, ended_at, input_data, output_data, attempt, retry_count, created_at, "
-            "updated_at) "
-            "SELECT gen_random_uuid(), :execution_id, r.node_id, r.status, now(), now(), "
-            "CAST(r.input AS jsonb), CAST(r.output AS jsonb), :attempt, 0, now(), now() "
-            "FROM unnest(CAST(:node_ids AS uuid[]), CAST(:statuses AS text[]), "
-            "CAST(:inputs AS text[]), CAST(:outputs AS text[])) "
-            f"AS r(node_id, status, input, output) WHERE {_HELD}"
-        ),
+        _RECORD_NODE_RUNS,
         {
             "execution_id": execution_id,
             "token": token,
@@ -359,14 +434,12 @@ async def record_node_runs(
     return result.rowcount == len(runs)
 
 
+_STATUS = text("SELECT status, run_token FROM workflow_executions WHERE id = :id")
+
+
 async def status_and_token(
     connection: AsyncConnection, execution_id: uuid.UUID
 ) -> tuple[str, uuid.UUID | None] | None:
     """The execution's status and holder (what the watcher polls)."""
-    row = (
-        await connection.execute(
-            text("SELECT status, run_token FROM workflow_executions WHERE id = :id"),
-            {"id": execution_id},
-        )
-    ).one_or_none()
+    row = (await connection.execute(_STATUS, {"id": execution_id})).one_or_none()
     return None if row is None else (row[0], row[1])
