@@ -76,6 +76,8 @@ class Run:
     # Nodes this attempt gave a node run row to, and the running ones' row ids.
     started: set[str] = field(default_factory=set)
     node_runs: dict[str, uuid.UUID] = field(default_factory=dict)
+    # Node runs completed since the last write: (id, retry count, output, log message).
+    ends: list[tuple[uuid.UUID, int, dict[str, Any], str]] = field(default_factory=list)
 
 
 class ExecutionRunner:
@@ -330,7 +332,7 @@ class ExecutionRunner:
         _finished("failed", run.started_at)
 
     async def _flush(self, run: Run, records: list[NodeRecord]) -> None:
-        if records:
+        if records or run.ends:
             async with self._database.begin() as connection:
                 await self._write_records(connection, run, records)
 
@@ -338,7 +340,11 @@ class ExecutionRunner:
     async def _write_records(
         connection: AsyncConnection, run: Run, records: list[NodeRecord]
     ) -> None:
-        written = await store.record_node_runs(
+        """What the walk has to write: completed node runs, then the node runs that ended
+        as they began."""
+        ends, run.ends = run.ends, []
+        written = await store.complete_node_runs(connection, run.execution.id, run.token, ends)
+        written = written and await store.record_node_runs(
             connection, run.execution.id, run.token, run.attempt, records
         )
         if not written:
@@ -435,11 +441,8 @@ class ExecutionRunner:
                 failure = NodeError(f"timeout after {node.timeout_seconds} s", retryable=True)
             except NodeError as exc:
                 failure = exc
-            else:
-                await self._end_node_run(
-                    run, node_run, "completed", tries, output=result.output,
-                    log=("info", f"node {node.name} completed"),
-                )  # fmt: skip
+            else:  # written with the next write of the walk (before it waits again)
+                run.ends.append((node_run, tries - 1, result.output, f"node {node.name} completed"))
                 return result
             if failure.retryable and tries < policy.max_attempts:
                 delay = min(

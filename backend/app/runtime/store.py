@@ -361,6 +361,55 @@ _END_NODE_RUN = text(
 )
 
 
+_COMPLETE_NODE_RUNS = text(
+    f"""
+    WITH done AS (
+        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:retry_counts AS integer[]),
+                             CAST(:outputs AS text[]), CAST(:messages AS text[]),
+                             CAST(:data AS text[]))
+               AS u(id, retry_count, output, message, data)
+    ), ended AS (
+        UPDATE node_executions n SET status = 'completed', ended_at = now(),
+               output_data = CAST(done.output AS jsonb), retry_count = done.retry_count,
+               updated_at = now()
+          FROM done WHERE n.id = done.id AND {_HELD}
+        RETURNING n.id, done.message, done.data
+    ), logged AS (
+        INSERT INTO execution_logs (id, workflow_execution_id, node_execution_id, level,
+                                    message, data, timestamp)
+        SELECT gen_random_uuid(), :execution_id, id, 'info', message, CAST(data AS jsonb),
+               now() FROM ended
+    )
+    SELECT count(*) FROM ended
+    """
+)
+
+
+async def complete_node_runs(
+    connection: AsyncConnection,
+    execution_id: uuid.UUID,
+    token: uuid.UUID,
+    ends: list[tuple[uuid.UUID, int, dict[str, Any], str]],
+) -> bool:
+    """Node runs that completed: (node run id, retry count, output, log message), each with
+    its log line, in one statement; False when the execution is no longer this run's."""
+    if not ends:
+        return True
+    count: int = await connection.scalar(
+        _COMPLETE_NODE_RUNS,
+        {
+            "execution_id": execution_id,
+            "token": token,
+            "ids": [end[0] for end in ends],
+            "retry_counts": [end[1] for end in ends],
+            "outputs": [dumps(end[2]) for end in ends],
+            "messages": [end[3] for end in ends],
+            "data": [dumps({"attempt": end[1] + 1}) for end in ends],
+        },
+    )
+    return count == len(ends)
+
+
 async def end_node_run(
     connection: AsyncConnection,
     execution_id: uuid.UUID,
