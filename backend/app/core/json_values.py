@@ -32,21 +32,27 @@ def text_problem(value: str) -> str | None:
     return "contains an unpaired surrogate, which is not valid Unicode"
 
 
-def check_json_value(value: object, field: str) -> None:
-    """Raise FieldValidationError naming where `value` breaks the rules above."""
-    budget = [MAX_JSON_BYTES]
+def check_json_value(
+    value: object, field: str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH
+) -> None:
+    """Raise FieldValidationError naming where `value` breaks the rules above (with these
+    bounds). The walk stops as soon as the size is spent, so a value whose parts repeat
+    one another (as an expression can build) costs no more than `max_bytes` to check."""
+    budget = [max_bytes, max_bytes, max_depth]
     _check(value, field, 0, budget)
 
 
 def _spend(budget: list[int], amount: int, field: str) -> None:
     budget[0] -= amount
     if budget[0] < 0:
-        raise FieldValidationError(field, f"larger than {MAX_JSON_BYTES // 1024} KiB of JSON")
+        limit = budget[1]
+        size = f"{limit // 1024} KiB" if limit % 1024 == 0 else f"{limit} bytes"
+        raise FieldValidationError(field, f"larger than {size} of JSON")
 
 
 def _check(value: object, path: str, depth: int, budget: list[int]) -> None:
-    if depth > MAX_JSON_DEPTH:
-        raise FieldValidationError(path, f"nested deeper than {MAX_JSON_DEPTH} levels")
+    if depth > budget[2]:
+        raise FieldValidationError(path, f"nested deeper than {budget[2]} levels")
     if isinstance(value, Mapping):
         for key, item in value.items():
             key_text = str(key)

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     shell_tools_enabled: bool = Field(
         default=False, description="Let shell tools run their argv (off: they fail)."
     )
+    llm_allowed_base_urls: list[str] = Field(
+        default_factory=list,
+        description="Base URLs an agent's llm_config may name (the provider key is sent "
+        "there); JSON list; empty: only the providers' own endpoints.",
+    )
     openai_api_key: SecretStr | None = None
     anthropic_api_key: SecretStr | None = None
     glm_api_key: SecretStr | None = None

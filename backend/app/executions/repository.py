@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import RowMapping, select, tuple_
+from sqlalchemy import RowMapping, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.pagination import decode_cursor, encode_cursor, page_of, paginate
@@ -93,3 +93,16 @@ async def logs(
         return rows, None
     last = rows[limit - 1]
     return rows[:limit], encode_cursor(last.timestamp, last.id)
+
+
+async def cancel_node_runs(session: AsyncSession, execution_id: uuid.UUID) -> None:
+    """End the execution's running node runs as cancelled."""
+    await session.execute(
+        update(NodeExecution)
+        .where(
+            NodeExecution.workflow_execution_id == execution_id,
+            NodeExecution.status.in_([ExecutionStatus.RUNNING, ExecutionStatus.PENDING]),
+        )
+        .values(status=ExecutionStatus.CANCELLED, ended_at=func.now(), error_message="cancelled")
+        .execution_options(synchronize_session=False)
+    )

@@ -90,6 +90,8 @@ async def cancel(
         raise ConflictError(f"Cannot cancel: the execution is already {execution.status}")
     execution.cancel()
     execution.error_message = "cancelled by a user"
+    # Its node runs end with it, whether or not a worker is there to notice.
+    await repository.cancel_node_runs(session, execution.id)
     session.add(
         ExecutionLog(
             workflow_execution_id=execution.id, level="warning", message="cancel requested"

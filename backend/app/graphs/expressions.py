@@ -15,10 +15,11 @@ from typing import Any
 
 import jmespath
 from jmespath.exceptions import IncompleteExpressionError, JMESPathError, LexerError, ParseError
-from jmespath.functions import Functions
+from jmespath.functions import Functions, signature
 from jmespath.parser import ParsedResult
 
 from app.core.errors import FieldValidationError
+from app.core.json_values import check_json_value
 
 MAX_EXPRESSION_LENGTH = 1000
 # Deeper syntax trees are not written by people, and evaluating one recurses per level.
@@ -26,6 +27,23 @@ MAX_EXPRESSION_DEPTH = 64
 TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 # The built-in functions and their signatures: calls are checked when a graph is saved.
 _FUNCTIONS: dict[str, Any] = Functions().FUNCTION_TABLE
+# The most text to_string() may make: a value built of repeated parts can stand for far
+# more JSON than the memory it takes.
+MAX_TO_STRING_BYTES = 1024 * 1024
+
+
+class _BoundedFunctions(Functions):  # type: ignore[misc]
+    """JMESPath's functions, with to_string() refusing to write out more than a megabyte."""
+
+    @signature({"types": []})  # type: ignore[untyped-decorator]
+    def _func_to_string(self, arg: Any) -> str:
+        if isinstance(arg, str):
+            return arg
+        check_json_value(arg, "to_string()", max_bytes=MAX_TO_STRING_BYTES, max_depth=64)
+        return json.dumps(arg, separators=(",", ":"), default=str)
+
+
+_OPTIONS = jmespath.Options(custom_functions=_BoundedFunctions())
 
 
 @lru_cache(maxsize=4096)
@@ -132,7 +150,7 @@ def check_templates(value: object, field: str) -> None:
 
 def evaluate(expression: str, data: Any) -> Any:
     """The value of `expression` over the JSON value `data`."""
-    return _compile(expression.strip()).search(data)
+    return _compile(expression.strip()).search(data, options=_OPTIONS)
 
 
 def render(value: Any, data: Any) -> Any:
@@ -154,4 +172,5 @@ def _as_text(value: Any) -> str:
         return value
     if value is None:
         return ""
+    check_json_value(value, "template", max_bytes=MAX_TO_STRING_BYTES, max_depth=64)
     return json.dumps(value, separators=(",", ":"))

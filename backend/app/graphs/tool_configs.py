@@ -37,6 +37,14 @@ def check_url(url: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
     if len(url) > MAX_URL_LENGTH:
         raise ValueError(f"longer than {MAX_URL_LENGTH} characters")
     filled = TEMPLATE.sub("x", url)
+    static = url.split("{{", 1)[0]
+    if "{{" in url:
+        fixed = urlsplit(static)
+        after_host = static[len(f"{fixed.scheme}://{fixed.netloc}") :]
+        if not (fixed.netloc and after_host[:1] in ("/", "?", "#")):
+            raise ValueError(
+                "templates may fill the path, query or fragment, not the scheme, host or port"
+            )
     try:
         parts = urlsplit(filled)
     except ValueError as exc:
@@ -157,11 +165,21 @@ def parse_tool_config(tool_type: str, raw: object, field: str = "config") -> Str
     return config
 
 
+def _header_safe(value: SecretStr) -> SecretStr:
+    """A secret that goes into an HTTP header: no control characters (a newline would also
+    make the HTTP client quote it in an error)."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value.get_secret_value()):
+        raise ValueError("must not contain control characters (such as a newline)")
+    return value
+
+
 class BearerAuth(StrictShape):
     """`Authorization: Bearer <token>`."""
 
     type: Literal["bearer"]
     token: SecretStr = Field(min_length=1, max_length=8192)
+
+    _token = field_validator("token")(classmethod(lambda cls, value: _header_safe(value)))
 
 
 class HeaderAuth(StrictShape):
@@ -170,6 +188,8 @@ class HeaderAuth(StrictShape):
     type: Literal["header"]
     name: str = Field(pattern=_HEADER_NAME.pattern)
     value: SecretStr = Field(min_length=1, max_length=8192)
+
+    _value = field_validator("value")(classmethod(lambda cls, value: _header_safe(value)))
 
 
 class BasicAuth(StrictShape):

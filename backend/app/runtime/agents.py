@@ -40,6 +40,12 @@ async def run_agent(call: NodeCall, config: AgentNodeConfig) -> dict[str, Any]:
     prompt = render_over(config.prompt, call.input, "config.prompt")
     prompt = prompt if isinstance(prompt, str) else json.dumps(prompt)
     base_url = llm.base_url
+    allowed = {url.rstrip("/") for url in call.services.settings.llm_allowed_base_urls}
+    if base_url is not None and base_url.rstrip("/") not in allowed:
+        raise NodeError(
+            f"base_url {base_url} is not allowed: the {llm.provider} key would be sent there; "
+            "an operator may add it to LLM_ALLOWED_BASE_URLS"
+        )
     if llm.provider == "glm" and base_url is None:
         base_url = call.services.settings.glm_base_url
     question = Question(

@@ -35,7 +35,9 @@ class NodeResult:
 
 def _truthy(value: Any) -> bool:
     """JMESPath's truth: false, null and empty strings, lists and objects are false."""
-    return value not in (False, None, "", [], {})
+    if value is None or value is False:
+        return False
+    return not (isinstance(value, str | list | dict) and not value)
 
 
 def _evaluate(expression: str, data: dict[str, Any], where: str) -> Any:

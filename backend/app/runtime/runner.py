@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.core import metrics
 from app.core.clock import utc_now
 from app.core.errors import FieldValidationError
+from app.core.json_values import check_json_value
 from app.graphs.node_configs import ConditionNodeConfig, parse_node_config, parse_retry_config
 from app.graphs.rules import GraphEdge, GraphNode, run_problems
 from app.graphs.walk import GraphWalk, WalkEdge
@@ -37,6 +39,8 @@ logger = logging.getLogger("app.runtime")
 WORKER_LOST = "worker lost: the worker running it stopped before it finished"
 # Graphs kept checked per (workflow, version) by one worker.
 GRAPH_CACHE_SIZE = 256
+# Below every reader's limit (pydantic and orjson stop at 255).
+MAX_OUTPUT_DEPTH = 64
 
 
 NodeRecord = tuple[uuid.UUID, str, dict[str, Any], dict[str, Any] | None]
@@ -112,6 +116,9 @@ class ExecutionRunner:
             )
         except AbandonedError:
             raise
+        except (DBAPIError, OSError) as exc:  # the database is away: give the run back
+            logger.warning("execution %s: %s; handed back to the queue", run.execution.id, exc)
+            raise AbandonedError from exc
         except Exception as exc:  # a defect of ours: fail the run rather than retry it forever
             logger.exception("execution %s failed inside the runtime", run.execution.id)
             error = f"the runtime failed: {type(exc).__name__}: {exc}"
@@ -247,6 +254,11 @@ class ExecutionRunner:
             await self._stop(tasks)
             await self._fail(run, failure, records)
             return
+        except AbandonedError:
+            await self._stop(tasks)
+            with contextlib.suppress(Exception):  # what completed need not run again
+                await self._flush(run, records)
+            raise
         except BaseException:
             await self._stop(tasks)
             raise
@@ -372,7 +384,12 @@ class ExecutionRunner:
             node, _scope(run, node_input), f"{run.execution.id}:{node.id}", self._services
         )
         try:
-            result = await run_node(call)
+            try:
+                result = await run_node(call)
+            except (NodeError, asyncio.CancelledError):
+                raise
+            except Exception as exc:
+                raise NodeError(f"{type(exc).__name__}: {exc}"[:2000]) from None
             self._check_output(result.output)
         except NodeError as exc:
             records.append((node.id, "failed", node_input, None))
@@ -441,6 +458,8 @@ class ExecutionRunner:
                 failure = NodeError(f"timeout after {node.timeout_seconds} s", retryable=True)
             except NodeError as exc:
                 failure = exc
+            except Exception as exc:  # whatever a tool or SDK raises on odd data
+                failure = NodeError(f"{type(exc).__name__}: {exc}"[:2000])
             else:  # written with the next write of the walk (before it waits again)
                 run.ends.append((node_run, tries - 1, result.output, f"node {node.name} completed"))
                 return result
@@ -494,13 +513,14 @@ class ExecutionRunner:
             raise ExecutionLostError
 
     def _check_output(self, output: dict[str, Any]) -> None:
+        """A node's output must be JSON PostgreSQL keeps and the API can read back, within
+        NODE_OUTPUT_MAX_BYTES (checked without serialising: a value built of repeated
+        parts stops the check at the limit, not after it has been written out)."""
         limit = self._services.settings.node_output_max_bytes
         try:
-            size = len(store.dumps(output).encode())
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise NodeError(f"the output is not storable JSON: {exc}") from None
-        if size > limit:
-            raise NodeError(f"the output is {size} bytes, more than the limit of {limit}")
+            check_json_value(output, "output", max_bytes=limit, max_depth=MAX_OUTPUT_DEPTH)
+        except FieldValidationError as exc:
+            raise NodeError(f"the output cannot be kept: {exc.field}: {exc.reason}") from None
 
     async def _watch(self, run: Run, abandon: asyncio.Event) -> None:
         """Return never; raise when the execution is cancelled or taken over, or the worker
@@ -510,8 +530,13 @@ class ExecutionRunner:
                 await asyncio.wait_for(abandon.wait(), self._poll_seconds)
             if abandon.is_set():
                 raise AbandonedError
-            async with self._database.connect() as connection:
-                seen = await store.status_and_token(connection, run.execution.id)
+            try:  # also the run's heartbeat, which the sweeper reads
+                async with self._database.begin() as connection:
+                    seen = await store.beat(connection, run.execution.id, run.token)
+            except (DBAPIError, OSError):
+                logger.warning("execution %s: the database did not answer; trying again",
+                               run.execution.id)  # fmt: skip
+                continue
             if seen is None or seen[1] != run.token:
                 raise ExecutionLostError
             if seen[0] == "cancelled":

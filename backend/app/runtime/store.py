@@ -23,11 +23,9 @@ _HELD = "EXISTS (SELECT 1 FROM workflow_executions h WHERE h.id = :execution_id 
 
 
 def dumps(value: Any) -> str:
-    """`value` as JSON text PostgreSQL's jsonb accepts (no NaN, no NUL characters)."""
-    encoded = json.dumps(value, allow_nan=False, separators=(",", ":"))
-    if "\\u0000" in encoded:
-        raise ValueError("holds a NUL character, which PostgreSQL cannot store")
-    return encoded
+    """`value` as JSON text (already checked with app.core.json_values.check_json_value,
+    which refuses what jsonb would: NaN, NUL characters, lone surrogates)."""
+    return json.dumps(value, allow_nan=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +128,7 @@ _START = text(
          WHERE id = :id RETURNING id, started_at
     ), logged AS (
         INSERT INTO execution_logs (id, workflow_execution_id, level, message, timestamp)
-        SELECT gen_random_uuid(), id, 'info', :message, now() FROM started
+        SELECT gen_random_uuid(), id, 'info', :message, clock_timestamp() FROM started
          WHERE CAST(:message AS text) IS NOT NULL
     )
     SELECT started_at FROM started
@@ -178,7 +176,7 @@ _END_EXECUTION = text(
         RETURNING id
     ), logged AS (
         INSERT INTO execution_logs (id, workflow_execution_id, level, message, timestamp)
-        SELECT gen_random_uuid(), id, :level, :message, now() FROM ended
+        SELECT gen_random_uuid(), id, :level, :message, clock_timestamp() FROM ended
     )
     SELECT id FROM ended
     """
@@ -216,7 +214,7 @@ async def end_execution(
 _LOG = text(
     "INSERT INTO execution_logs (id, workflow_execution_id, node_execution_id, level, "
     "message, data, timestamp) VALUES (gen_random_uuid(), :id, :node, :level, :message, "
-    "CAST(:data AS jsonb), now())"
+    "CAST(:data AS jsonb), clock_timestamp())"
 )
 
 
@@ -354,7 +352,7 @@ _END_NODE_RUN = text(
         INSERT INTO execution_logs (id, workflow_execution_id, node_execution_id, level,
                                     message, data, timestamp)
         SELECT gen_random_uuid(), :execution_id, id, :level, :message, CAST(:data AS jsonb),
-               now() FROM ended
+               clock_timestamp() FROM ended
     )
     SELECT id FROM ended
     """
@@ -378,7 +376,7 @@ _COMPLETE_NODE_RUNS = text(
         INSERT INTO execution_logs (id, workflow_execution_id, node_execution_id, level,
                                     message, data, timestamp)
         SELECT gen_random_uuid(), :execution_id, id, 'info', message, CAST(data AS jsonb),
-               now() FROM ended
+               clock_timestamp() FROM ended
     )
     SELECT count(*) FROM ended
     """
@@ -483,12 +481,21 @@ async def record_node_runs(
     return result.rowcount == len(runs)
 
 
-_STATUS = text("SELECT status, run_token FROM workflow_executions WHERE id = :id")
+_BEAT = text(
+    """
+    WITH beat AS (
+        UPDATE workflow_executions SET updated_at = now()
+         WHERE id = :id AND run_token = :token AND status = 'running'
+    )
+    SELECT status, run_token FROM workflow_executions WHERE id = :id
+    """
+)
 
 
-async def status_and_token(
-    connection: AsyncConnection, execution_id: uuid.UUID
+async def beat(
+    connection: AsyncConnection, execution_id: uuid.UUID, token: uuid.UUID
 ) -> tuple[str, uuid.UUID | None] | None:
-    """The execution's status and holder (what the watcher polls)."""
-    row = (await connection.execute(_STATUS, {"id": execution_id})).one_or_none()
+    """The run's heartbeat (`updated_at`, while `token` holds it), and the execution's
+    status and holder as they were (what the watcher polls)."""
+    row = (await connection.execute(_BEAT, {"id": execution_id, "token": token})).one_or_none()
     return None if row is None else (row[0], row[1])

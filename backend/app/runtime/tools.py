@@ -10,8 +10,10 @@ import inspect
 import json
 import os
 import signal
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from jmespath.exceptions import JMESPathError
@@ -31,6 +33,10 @@ from app.graphs.tool_configs import (
 from app.runtime.calls import NodeCall, NodeError, ToolSpec
 
 MAX_SLEEP_SECONDS = 3600.0
+_DRAIN_SECONDS = 2.0
+# What a shell tool's program sees of the environment: never the worker's own (it holds the
+# database URL, the encryption keys and the provider keys).
+_SHELL_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
 
 
 def render_over(value: Any, data: dict[str, Any], where: str) -> Any:
@@ -91,6 +97,8 @@ async def _http(call: NodeCall, tool: ToolSpec, parameters: dict[str, Any]) -> d
             headers[opened.name] = opened.value.get_secret_value()
         elif isinstance(opened, BasicAuth):
             auth = httpx.BasicAuth(opened.username, opened.password.get_secret_value())
+    _same_origin(config.url, str(url))
+    headers.setdefault("Accept-Encoding", "gzip, deflate")
     limit = call.services.settings.node_output_max_bytes
     try:
         request = call.services.http.build_request(
@@ -99,32 +107,67 @@ async def _http(call: NodeCall, tool: ToolSpec, parameters: dict[str, Any]) -> d
         )  # fmt: skip
         response = await call.services.http.send(request, auth=auth, stream=True)
         try:
-            content = bytearray()
-            async for chunk in response.aiter_bytes():
-                content += chunk
-                if len(content) > limit:
-                    raise NodeError(f"the response is larger than {limit} bytes")
+            content = await _read_body(response, limit)
         finally:
             await response.aclose()
     except httpx.TimeoutException:
         raise NodeError(f"timeout after {config.timeout_seconds:g} s", retryable=True) from None
-    except (httpx.TransportError, httpx.InvalidURL) as exc:
-        retryable = isinstance(exc, httpx.TransportError)
-        raise NodeError(
-            f"request failed: {type(exc).__name__}: {exc}", retryable=retryable
-        ) from None
+    except (httpx.LocalProtocolError, httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        # Never the exception's text: it can quote a header, and headers carry the auth.
+        raise NodeError(f"the request cannot be sent: {type(exc).__name__}") from None
+    except httpx.TransportError as exc:
+        raise NodeError(f"request failed: {type(exc).__name__}: {exc}", retryable=True) from None
     if response.status_code >= 400:
         raise NodeError(
             f"HTTP {response.status_code} from {request.url.host}",
             retryable=response.status_code >= 500 or response.status_code in (408, 429),
         )
     output: dict[str, Any] = {"status": response.status_code, "headers": dict(response.headers)}
-    text = content.decode(response.encoding or "utf-8", errors="replace")
+    try:
+        text = content.decode(response.encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        text = content.decode("utf-8", errors="replace")
     try:
         output["json"] = json.loads(text) if text else None
-    except ValueError:
+    except (ValueError, RecursionError):
         output["text"] = text
     return output
+
+
+def _same_origin(configured: str, rendered: str) -> None:
+    """The request goes where the tool says: templates may fill the path, query and
+    fragment, never the scheme, host or port (the tool's auth goes with the request)."""
+    static = configured.split("{{", 1)[0]
+    fixed = urlsplit(static)
+    after_host = static[len(f"{fixed.scheme}://{fixed.netloc}") :]
+    if "{{" in configured and not (fixed.netloc and after_host[:1] in ("/", "?", "#")):
+        raise NodeError("config.url: templates may not fill the scheme, host or port")
+    sent = urlsplit(rendered)
+    if (sent.scheme.lower(), sent.netloc.lower()) != (fixed.scheme.lower(), fixed.netloc.lower()):
+        raise NodeError(f"config.url: the filled URL leaves {fixed.scheme}://{fixed.netloc}")
+
+
+async def _read_body(response: httpx.Response, limit: int) -> bytes:
+    """The answer's body, decompressed, at most `limit` bytes (a small compressed answer
+    cannot make a large one in memory)."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        decoder = None
+    elif encoding == "gzip":
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        decoder = zlib.decompressobj()
+    else:
+        raise NodeError(f"the response's Content-Encoding {encoding!r} is not supported")
+    content = bytearray()
+    try:
+        async for chunk in response.aiter_raw():
+            content += decoder.decompress(chunk, limit + 1 - len(content)) if decoder else chunk
+            if len(content) > limit:
+                raise NodeError(f"the response is larger than {limit} bytes")
+    except zlib.error as exc:
+        raise NodeError(f"the response is not valid {encoding}: {exc}") from None
+    return bytes(content)
 
 
 async def _python(call: NodeCall, tool: ToolSpec, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -152,14 +195,20 @@ async def _python(call: NodeCall, tool: ToolSpec, parameters: dict[str, Any]) ->
         raise NodeError(f"{config.callable} cannot be loaded: {exc}") from None
     if not callable(target):
         raise NodeError(f"{config.callable} is not callable")
+    defined_in = getattr(target, "__module__", None)
+    if defined_in != module_name:
+        raise NodeError(
+            f"{config.callable} is defined in {defined_in}, not in {module_name}; only what "
+            f"{module_name} itself defines can be called"
+        )
     try:
         if inspect.iscoroutinefunction(target):
             result = await target(**parameters)
         else:
             result = await asyncio.to_thread(target, **parameters)
-    except NodeError:
+    except (NodeError, asyncio.CancelledError):
         raise
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit too: a tool must not end the worker
         raise NodeError(f"{config.callable} raised {type(exc).__name__}: {exc}") from None
     return result if isinstance(result, dict) else {"result": result}
 
@@ -174,7 +223,7 @@ async def _shell(call: NodeCall, tool: ToolSpec, parameters: dict[str, Any]) -> 
     try:
         process = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True,
+            stderr=asyncio.subprocess.PIPE, start_new_session=True, env=_SHELL_ENV,
         )  # fmt: skip
     except OSError as exc:
         raise NodeError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
@@ -215,15 +264,25 @@ async def _read_at_most(stream: asyncio.StreamReader | None, limit: int) -> byte
 
 async def _end(process: asyncio.subprocess.Process) -> None:
     """Kill what is left of the program's process group (a timeout, too much output, a
-    cancel), then read its pipes to the end so the process can be reaped."""
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-    for stream in (process.stdout, process.stderr):
-        if stream is not None:
-            while await stream.read(65_536):
-                pass
-    await process.wait()
+    cancel, children left behind), then read its pipes to the end so the process can be
+    reaped; a descendant that left the group and holds the pipes is not waited for."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+    async def drain() -> None:
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                while await stream.read(65_536):
+                    pass
+
+    try:
+        await asyncio.wait_for(drain(), _DRAIN_SECONDS)
+    except TimeoutError:
+        transport = getattr(process, "_transport", None)  # close the pipes it still holds
+        if transport is not None:
+            transport.close()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(process.wait(), _DRAIN_SECONDS)
 
 
 async def _mcp(call: NodeCall, tool: ToolSpec, parameters: dict[str, Any]) -> dict[str, Any]:

@@ -126,6 +126,7 @@ def runtime_settings(database_url: str, loopback_url: str = "", **overrides: Any
         "python_tool_allowlist": ["tests.integration.test_runtime.callables:*"],
         "openai_api_key": SecretStr("sk-test-openai"),
         "anthropic_api_key": SecretStr("sk-ant-test"),
+        "llm_allowed_base_urls": [loopback_url, loopback_url + "/v1"] if loopback_url else [],
     }
     values.update(overrides)
     return Settings(**values)

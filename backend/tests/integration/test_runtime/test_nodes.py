@@ -117,7 +117,10 @@ async def test_a_python_tool_runs_only_when_allow_listed(
     assert added["output_data"] == {"call": {"sum": 5}}
     assert said["output_data"] == {"call": {"result": "hi"}}
     assert not_json["status"] == "failed"
-    assert "not storable JSON" in not_json["error_message"]
+    assert (
+        "the output cannot be kept: output.value: object is not a JSON value"
+        in (not_json["error_message"])
+    )
     assert denied["status"] == "failed"
     assert "os:getcwd is not allowed" in denied["error_message"]
     assert "PYTHON_TOOL_ALLOWLIST" in denied["error_message"]
@@ -310,7 +313,10 @@ async def test_an_output_over_the_limit_fails_the_node(
             big = await _run_call(api, user, await _one_tool(api, user, echo, {"blob": "x" * 2000}))
 
     assert big["status"] == "failed"
-    assert "more than the limit of 1024" in big["error_message"]
+    assert (
+        "the output cannot be kept: output.blob: larger than 1 KiB of JSON"
+        in (big["error_message"])
+    )
 
 
 async def test_run_input_is_validated_and_nothing_is_written(
