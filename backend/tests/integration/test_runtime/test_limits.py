@@ -23,6 +23,7 @@ from tests.integration.test_runtime.conftest import (
 # Each `| {a:@,b:@}` doubles the value's size while the expression grows by 12 characters.
 DOUBLINGS = "`1`" + " | {a:@,b:@}" * 60
 DOUBLINGS_40 = "`1`" + " | {a:@,b:@}" * 40  # inside a function call: depth stays under 64
+WRITTEN_OUT = f"length(to_string({DOUBLINGS_40})) > `0`"
 
 
 async def test_an_expression_that_doubles_its_value_60_times_fails_its_node_quickly(
@@ -34,8 +35,7 @@ async def test_an_expression_that_doubles_its_value_60_times_fails_its_node_quic
     for node in (
         {"name": "bomb", "node_type": "adapter", "config": {"mapping": {"x": DOUBLINGS}}},
         {"name": "bomb", "node_type": "condition",
-         "config": {"branches": [{"name": "big", "when": f"length(to_string({DOUBLINGS_40})) > `0`"}],
-                    "default": "small"}},
+         "config": {"branches": [{"name": "big", "when": WRITTEN_OUT}], "default": "small"}},
         {"name": "bomb", "node_type": "tool", "tool_id": echo,
          "config": {"parameters": {"x": f"text {{{{ {DOUBLINGS} }}}}"}}},
     ):  # fmt: skip
