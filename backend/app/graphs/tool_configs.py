@@ -37,14 +37,6 @@ def check_url(url: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
     if len(url) > MAX_URL_LENGTH:
         raise ValueError(f"longer than {MAX_URL_LENGTH} characters")
     filled = TEMPLATE.sub("x", url)
-    static = url.split("{{", 1)[0]
-    if "{{" in url:
-        fixed = urlsplit(static)
-        after_host = static[len(f"{fixed.scheme}://{fixed.netloc}") :]
-        if not (fixed.netloc and after_host[:1] in ("/", "?", "#")):
-            raise ValueError(
-                "templates may fill the path, query or fragment, not the scheme, host or port"
-            )
     try:
         parts = urlsplit(filled)
     except ValueError as exc:
@@ -57,6 +49,14 @@ def check_url(url: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
         raise ValueError("credentials in a URL are refused; use auth_config")
     if any(ch.isspace() or ord(ch) < 32 for ch in filled):
         raise ValueError("must not contain spaces or control characters")
+    static = url.split("{{", 1)[0]
+    if "{{" in url:
+        fixed = urlsplit(static)
+        after_host = static[len(f"{fixed.scheme}://{fixed.netloc}") :]
+        if not (fixed.netloc and after_host[:1] in ("/", "?", "#")):
+            raise ValueError(
+                "templates may fill the path, query or fragment, not the scheme, host or port"
+            )
     return url
 
 

@@ -473,7 +473,6 @@ def test_an_http_config_has_defaults_for_all_but_the_url() -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "https://{{ host }}/path",
         "http://localhost:8080/{{ path }}?x={{ x }}",
         "HTTPS://EXAMPLE.COM",
         "https://example.com/" + "a" * (MAX_URL_LENGTH - len("https://example.com/")),
@@ -1838,3 +1837,51 @@ def test_every_accepted_expression_evaluates_without_recursion_error() -> None:
 
     for expression in accepted:
         assert evaluate(expression, {"a": 1}) is None
+
+
+# == Rules added by the runtime's review =================================================
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://{{ parameters.region }}.api.example.com/v1",
+        "https://api.example.com{{ parameters.path }}",
+        "{{ parameters.scheme }}://api.example.com/",
+        "https://api.example.com:{{ parameters.port }}/",
+        "https://{{ host }}/path",
+    ],
+)
+def test_templates_may_not_fill_an_http_tools_scheme_host_or_port(url: str) -> None:
+    with pytest.raises(
+        FieldValidationError, match=r"not the scheme, host or port|absolute URL"
+    ) as caught:
+        parse_tool_config("http", http(url=url))
+    assert caught.value.field == "config.url"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.example.com/quotes/{{ variables.symbol }}",
+        "https://api.example.com?q={{ parameters.q }}",
+        "https://api.example.com#{{ parameters.f }}",
+    ],
+)
+def test_templates_may_fill_an_http_tools_path_query_or_fragment(url: str) -> None:
+    assert isinstance(parse_tool_config("http", http(url=url)), HttpToolConfig)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"type": "bearer", "token": "abc\n"},
+        {"type": "bearer", "token": "a\rb"},
+        {"type": "header", "name": "X-Api-Key", "value": "v\x01"},
+        {"type": "header", "name": "X-Api-Key", "value": "v\x7f"},
+    ],
+)
+def test_auth_that_goes_into_a_header_has_no_control_characters(raw: dict[str, str]) -> None:
+    with pytest.raises(FieldValidationError, match="control characters") as caught:
+        parse_auth_config(raw)
+    assert "abc" not in str(caught.value)
