@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import timedelta
 
 import asyncpg
@@ -35,6 +36,8 @@ from app.runtime.handoff import RUN_EXECUTION, enqueue_executions, execution_id_
 from app.runtime.runner import AbandonedError, ExecutionRunner
 
 logger = logging.getLogger("app.runtime")
+
+PRUNE_INTERVAL_SECONDS = 600.0
 
 # Unfinished executions older than this with no queued or picked job are handed off again.
 _ORPHANED = text(
@@ -152,13 +155,17 @@ class Worker:
             await self._task
 
     async def _chores(self) -> None:
-        """Now and then: hand off orphaned executions again; prune old finished ones."""
+        """Every WORKER_STALL_SECONDS / 2: hand off orphaned executions again; every ten
+        minutes: prune old finished ones."""
         interval = max(1.0, self._settings.worker_stall_seconds / 2)
+        next_prune = 0.0
         while True:
             await asyncio.sleep(interval)
             try:
                 await self.sweep()
-                await self.prune()
+                if time.monotonic() >= next_prune:  # a scan of finished runs: not often
+                    next_prune = time.monotonic() + PRUNE_INTERVAL_SECONDS
+                    await self.prune()
             except Exception:
                 logger.exception("worker chores failed; trying again in %.0f s", interval)
 
