@@ -90,9 +90,30 @@ class Worker:
         self.state = "stopped"
 
     async def run(self) -> None:
-        """Take and run jobs until `stop()`; then wait the grace period and return."""
+        """Take and run jobs until `stop()`; then wait the grace period and return. A
+        database that is down, at start or later, is waited for (state `degraded`)."""
+        delay = 1.0
+        while not self._stopping.is_set():
+            try:
+                await self._serve()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                self.state = "degraded"
+                logger.warning("worker: the database is unavailable (%s); retrying in %.0f s",
+                               type(exc).__name__, delay)  # fmt: skip
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                delay = min(delay * 2, 30.0)
+            else:
+                return
+        self.state = "stopped"
+
+    async def _serve(self) -> None:
+        """One connection's worth of taking jobs (see `run`)."""
         settings = self._settings
-        connection = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+        connection = await asyncpg.connect(
+            asyncpg_dsn(settings.database_url),
+            timeout=settings.database_connect_timeout_seconds,
+        )
         async with httpx.AsyncClient(follow_redirects=False) as http:
             services = Services(settings, self._secret_box, http)
             runner = ExecutionRunner(

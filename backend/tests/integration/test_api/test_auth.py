@@ -83,8 +83,9 @@ async def test_me_needs_a_valid_unexpired_token(api: httpx.AsyncClient, alice: H
     assert response.status_code == 401
 
 
-async def test_health_and_docs_need_no_token(api: httpx.AsyncClient) -> None:
+async def test_health_metrics_and_docs_need_no_token(api: httpx.AsyncClient) -> None:
     assert (await api.get("/health")).status_code == 200
+    assert (await api.get("/metrics")).status_code == 200  # what Prometheus scrapes
     assert (await api.get("/docs")).status_code == 200
     assert (await api.get("/openapi.json")).status_code == 200
 
@@ -93,7 +94,7 @@ async def test_every_api_route_needs_a_token(api: httpx.AsyncClient) -> None:
     spec = (await api.get("/openapi.json")).json()
     some_id = str(uuid.uuid4())
     for path, operations in spec["paths"].items():
-        if path in ("/health", "/api/v1/users", "/api/v1/auth/token"):
+        if path in ("/health", "/metrics", "/api/v1/users", "/api/v1/auth/token"):
             continue
         for method in operations:
             url = path.replace("{schedule_id}", some_id).replace("{workflow_id}", some_id)

@@ -40,6 +40,7 @@ async def test_health_reports_the_database(client: httpx.AsyncClient) -> None:
         "status": "ok",
         "database": "ok",
         "scheduler": {"state": "disabled"},
+        "worker": {"state": "disabled"},
     }
 
 
@@ -119,7 +120,13 @@ async def test_health_shows_how_late_the_oldest_due_schedule_is(
 
 async def test_health_is_503_when_the_database_is_down() -> None:
     settings = Settings(database_url="postgresql://postgres@127.0.0.1:1/nowhere")
-    async for client in client_for(create_app(settings)):
+    app = create_app(settings)
+    async for client in client_for(app):  # the app starts, its worker waits for the database
+
+        async def worker_waits() -> bool:
+            return bool(app.state.worker.state == "degraded")
+
+        await until(worker_waits, "the worker to find the database down")
         response = await client.get("/health")
         assert response.status_code == 503
         assert response.json()["status"] == "error"
