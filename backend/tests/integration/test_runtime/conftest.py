@@ -4,6 +4,7 @@ HTTP server for HTTP tools and provider SDKs, and helpers to build and run workf
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -137,7 +138,14 @@ async def runtime(
     committed_db: AsyncEngine, engine_database_url: str, loopback: Loopback
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app that runs a worker, on an emptied database."""
-    app = create_app(runtime_settings(engine_database_url, loopback.url))
+    async with client_of(runtime_settings(engine_database_url, loopback.url)) as client:
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def client_of(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app built from `settings`, its lifespan (and worker) running."""
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

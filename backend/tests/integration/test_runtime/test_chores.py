@@ -12,12 +12,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.settings import Settings
-from app.main import create_app
 from app.runtime.calls import Services
 from app.runtime.runner import ExecutionRunner
 from app.runtime.worker import Worker
 from tests.integration.test_api.conftest import Headers, login
-from tests.integration.test_runtime.conftest import TRIGGER, runtime_settings, tool, workflow
+from tests.integration.test_runtime.conftest import (
+    TRIGGER,
+    client_of,
+    runtime_settings,
+    tool,
+    workflow,
+)
 
 
 @pytest.fixture
@@ -32,11 +37,8 @@ def settings(engine_database_url: str) -> Settings:
 @pytest.fixture
 async def api(committed_db: AsyncEngine, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An app with no worker, on an emptied database."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+    async with client_of(settings) as client:
+        yield client
 
 
 async def _echo_workflow(api: httpx.AsyncClient, user: Headers) -> str:

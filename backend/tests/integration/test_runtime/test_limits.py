@@ -10,10 +10,10 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.main import create_app
 from tests.integration.test_api.conftest import Headers, login
 from tests.integration.test_runtime.conftest import (
     TRIGGER,
+    client_of,
     run_to_end,
     runtime_settings,
     tool,
@@ -54,11 +54,8 @@ async def test_an_expression_that_doubles_its_value_60_times_fails_its_node_quic
 async def shell_api(
     committed_db: AsyncEngine, engine_database_url: str
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime_settings(engine_database_url, shell_tools_enabled=True))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+    async with client_of(runtime_settings(engine_database_url, shell_tools_enabled=True)) as client:
+        yield client
 
 
 async def test_a_shell_tool_whose_child_leaves_a_daemon_still_times_out(

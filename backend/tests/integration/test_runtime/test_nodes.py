@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.main import create_app
 from tests.integration.test_api.conftest import Headers, login
 from tests.integration.test_runtime.conftest import (
     TRIGGER,
     Loopback,
+    client_of,
     create,
     nodes_by_name,
     run_to_end,
@@ -151,11 +151,8 @@ async def shell_runtime(
     committed_db: AsyncEngine, engine_database_url: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A runtime app whose worker may run shell tools."""
-    app = create_app(runtime_settings(engine_database_url, shell_tools_enabled=True))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+    async with client_of(runtime_settings(engine_database_url, shell_tools_enabled=True)) as client:
+        yield client
 
 
 async def test_an_enabled_shell_tool_runs_argv_without_a_shell(
@@ -254,11 +251,8 @@ async def keyless_runtime(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A runtime app with no provider keys."""
     settings = runtime_settings(engine_database_url, openai_api_key=None, anthropic_api_key=None)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+    async with client_of(settings) as client:
+        yield client
 
 
 async def test_an_agent_without_a_key_fails_naming_the_setting(
@@ -304,13 +298,10 @@ async def test_a_workflow_that_cannot_run_fails_at_once_with_its_problems(
 async def test_an_output_over_the_limit_fails_the_node(
     committed_db: AsyncEngine, engine_database_url: str
 ) -> None:
-    app = create_app(runtime_settings(engine_database_url, node_output_max_bytes=1024))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as api:
-            user = await login(api)
-            echo = await tool(api, user, "builtin", {"name": "echo"})
-            big = await _run_call(api, user, await _one_tool(api, user, echo, {"blob": "x" * 2000}))
+    async with client_of(runtime_settings(engine_database_url, node_output_max_bytes=1024)) as api:
+        user = await login(api)
+        echo = await tool(api, user, "builtin", {"name": "echo"})
+        big = await _run_call(api, user, await _one_tool(api, user, echo, {"blob": "x" * 2000}))
 
     assert big["status"] == "failed"
     assert (

@@ -28,11 +28,11 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db.database import create_session_factory
-from app.main import create_app
 from app.models import Schedule
 from tests.integration.test_api.conftest import Headers, login
 from tests.integration.test_runtime.conftest import (
     TRIGGER,
+    client_of,
     nodes_by_name,
     runtime_settings,
     start_run,
@@ -116,11 +116,8 @@ async def api(
     committed_db: AsyncEngine, engine_database_url: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app that runs no worker and no firing engine, on an emptied database."""
-    app = create_app(runtime_settings(engine_database_url, worker_enabled=False))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+    async with client_of(runtime_settings(engine_database_url, worker_enabled=False)) as client:
+        yield client
 
 
 @pytest.fixture

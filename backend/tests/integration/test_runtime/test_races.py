@@ -14,12 +14,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.settings import Settings
-from app.main import create_app
 from app.runtime.calls import Services
 from app.runtime.runner import ExecutionRunner
 from tests.integration.test_api.conftest import Headers, login
 from tests.integration.test_runtime.conftest import (
     TRIGGER,
+    client_of,
     runtime_settings,
     tool,
     wait_for,
@@ -35,11 +35,8 @@ def settings(engine_database_url: str) -> Settings:
 @pytest.fixture
 async def api(committed_db: AsyncEngine, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An app with no worker: the tests drive runners by hand."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+    async with client_of(settings) as client:
+        yield client
 
 
 async def _sleeper(api: httpx.AsyncClient, user: Headers, seconds: float) -> str:
@@ -134,11 +131,8 @@ async def worker_api(
     committed_db: AsyncEngine, engine_database_url: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An app with its worker, stall time 2 s (sweeps every second)."""
-    app = create_app(runtime_settings(engine_database_url, worker_stall_seconds=2.0))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+    async with client_of(runtime_settings(engine_database_url, worker_stall_seconds=2.0)) as client:
+        yield client
 
 
 async def test_a_healthy_run_whose_job_row_is_gone_is_not_taken_over_as_a_lost_one(
