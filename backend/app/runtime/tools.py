@@ -135,13 +135,10 @@ async def _http(call: NodeCall, tool: ToolSpec, parameters: dict[str, Any]) -> d
 
 
 def _same_origin(configured: str, rendered: str) -> None:
-    """The request goes where the tool says: templates may fill the path, query and
-    fragment, never the scheme, host or port (the tool's auth goes with the request)."""
-    static = configured.split("{{", 1)[0]
-    fixed = urlsplit(static)
-    after_host = static[len(f"{fixed.scheme}://{fixed.netloc}") :]
-    if "{{" in configured and not (fixed.netloc and after_host[:1] in ("/", "?", "#")):
-        raise NodeError("config.url: templates may not fill the scheme, host or port")
+    """The filled URL goes where the tool says: templates fill the path, query and
+    fragment only (`check_url`, run when the config is parsed, keeps them out of the
+    scheme, host and port), and filling them must not move it either."""
+    fixed = urlsplit(configured.split("{{", 1)[0])
     sent = urlsplit(rendered)
     if (sent.scheme.lower(), sent.netloc.lower()) != (fixed.scheme.lower(), fixed.netloc.lower()):
         raise NodeError(f"config.url: the filled URL leaves {fixed.scheme}://{fixed.netloc}")
