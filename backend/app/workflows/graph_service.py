@@ -256,6 +256,9 @@ async def _save(
     graph.workflow.updated_at = utc_now()  # the UPDATE bumps `version`
     await session.flush()
     ordered = sorted(saved_nodes.values(), key=lambda node: node.name)
+    # The order reads give (graph_repository): edges made in one flush may share a
+    # created_at, and the answer to a save must equal the next read.
+    saved_edges.sort(key=lambda edge: (edge.created_at, edge.id))
     return Graph(graph.workflow, ordered, saved_edges)
 
 
