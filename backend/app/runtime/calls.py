@@ -10,6 +10,8 @@ import httpx
 
 from app.core.secret_box import SecretBox
 from app.core.settings import Settings
+from app.graphs.node_configs import RetryConfig
+from app.graphs.shapes import StrictShape
 
 
 class NodeError(Exception):
@@ -50,7 +52,9 @@ class NodeSpec:
     node_type: str
     config: dict[str, Any]
     timeout_seconds: int
-    retry_config: dict[str, Any]
+    retry: RetryConfig
+    # The config parsed, once per graph version (parsing is most of a pure node's cost).
+    parsed: StrictShape
     tool: ToolSpec | None = None
     agent: AgentSpec | None = None
 

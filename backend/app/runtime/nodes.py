@@ -15,7 +15,6 @@ from app.graphs.node_configs import (
     AggregatorNodeConfig,
     ConditionNodeConfig,
     ToolNodeConfig,
-    parse_node_config,
 )
 from app.runtime.agents import run_agent
 from app.runtime.calls import NodeCall, NodeError
@@ -53,7 +52,7 @@ async def run_node(call: NodeCall) -> NodeResult:
     data = call.input
     if node.node_type == "trigger":
         return NodeResult(dict(data.get("trigger") or {}))
-    config = parse_node_config(node.node_type, node.config)
+    config = node.parsed
     if isinstance(config, ConditionNodeConfig):
         for index, branch in enumerate(config.branches):
             if _truthy(_evaluate(branch.when, data, f"config.branches[{index}].when")):

@@ -3,7 +3,7 @@
 The claim is one transaction: the schedule's row lock makes the max_instances check and
 the move to `running` atomic across workers; an execution found already `running` was
 left by a lost worker and is resumed as a new attempt. Each node run is then its own
-short transaction, fenced by the run token (store.py). A watcher polls the row so that a
+short transaction, fenced by the run token (store.py). A watcher polls the rows so that a
 cancel, or another worker taking over, stops this run within `poll_seconds`.
 """
 
@@ -15,6 +15,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,10 +27,17 @@ from app.core import metrics
 from app.core.clock import utc_now
 from app.core.errors import FieldValidationError
 from app.core.json_values import check_json_value
-from app.graphs.node_configs import ConditionNodeConfig, parse_node_config, parse_retry_config
+from app.graphs.node_configs import (
+    ConditionNodeConfig,
+    RetryConfig,
+    parse_node_config,
+    parse_retry_config,
+)
 from app.graphs.rules import GraphEdge, GraphNode, run_problems
+from app.graphs.shapes import StrictShape
 from app.graphs.walk import GraphWalk, WalkEdge
 from app.runtime import store
+from app.runtime.batch import GroupCommit
 from app.runtime.calls import AgentSpec, NodeCall, NodeError, NodeSpec, Services, ToolSpec
 from app.runtime.nodes import PURE_NODE_TYPES, NodeResult, run_node
 from app.timing.run_options import parse_run_options
@@ -82,6 +90,10 @@ class Run:
     node_runs: dict[str, uuid.UUID] = field(default_factory=dict)
     # Node runs completed since the last write: (id, retry count, output, log message).
     ends: list[tuple[uuid.UUID, int, dict[str, Any], str]] = field(default_factory=list)
+    # Fails with ExecutionLostError or AbandonedError when the run is to stop.
+    stopped: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 class ExecutionRunner:
@@ -97,19 +109,33 @@ class ExecutionRunner:
         poll_seconds: float = 1.0,
     ) -> None:
         self._database = database
+        self._autocommit = database.execution_options(isolation_level="AUTOCOMMIT")
         self._services = services
         self._max_losses = max_losses
         self._node_slots = node_concurrency
         self._poll_seconds = poll_seconds
         self._graphs: OrderedDict[tuple[uuid.UUID, int], GraphShape] = OrderedDict()
+        # Claims and walk writes of the executions in flight, written together.
+        self._claims = GroupCommit(self._claim_many)
+        self._writes = GroupCommit(self._write_many)
+        # The runs in flight, watched together by one task.
+        self._live: dict[uuid.UUID, Run] = {}
+        self._watcher: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._abandoned = False
 
-    async def run(self, execution_id: uuid.UUID, abandon: asyncio.Event | None = None) -> None:
+    async def run(self, execution_id: uuid.UUID) -> None:
         """Run the execution to its end (or until it is lost, cancelled or abandoned)."""
-        run = await self._claim(execution_id)
+        run = await self._claims(execution_id)
         if run is None:
             return
+        self._live[run.execution.id] = run
+        if self._abandoned:
+            run.stopped.set_exception(AbandonedError())
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch())
         try:
-            await self._walk(run, abandon or asyncio.Event())
+            await self._walk(run)
         except ExecutionLostError:
             logger.info(
                 "execution %s is no longer ours (cancelled or taken over)", run.execution.id
@@ -130,72 +156,133 @@ class ExecutionRunner:
                     await store.interrupt_node_runs(connection, run.execution.id, "failed", error)
             if ended:
                 _finished("failed", run.started_at)
+        finally:
+            del self._live[run.execution.id]
+            if run.stopped.done() and not run.stopped.cancelled():
+                run.stopped.exception()  # seen: the walk stopped on it, or had ended
+            if not self._live:
+                self._wake.set()
+
+    def abandon(self) -> None:
+        """The worker is shutting down past its grace period: every run stops where it
+        is and is left to be taken up again (AbandonedError)."""
+        self._abandoned = True
+        for run in self._live.values():
+            if not run.stopped.done():
+                run.stopped.set_exception(AbandonedError())
 
     # -- the claim ----------------------------------------------------------------------
 
-    async def _claim(self, execution_id: uuid.UUID) -> Run | None:
+    async def _claim_many(self, execution_ids: Sequence[uuid.UUID]) -> list[Run | None]:
+        """Claim executions in one transaction: for each, the run to walk, or None (it is
+        not there, already finished, skipped for max_instances, or failed at once)."""
+        ended: list[tuple[str, datetime | None]] = []  # counted once the claim commits
         async with self._database.begin() as connection:
-            claimed = await store.lock_execution(connection, execution_id)
-            if claimed is None or claimed[0].status not in ("pending", "running"):
-                return None
-            execution, workflow = claimed
-            if execution.status == "pending" and execution.schedule_id is not None:
-                metadata = await store.lock_schedule_metadata(connection, execution.schedule_id)
-                limit = _max_instances(metadata or {})
-                running = await store.count_running(connection, execution.schedule_id)
-                if metadata is not None and running >= limit:
-                    await store.skip_for_max_instances(connection, execution, running, limit)
-                    metrics.SKIPS.labels("max_instances").inc()
-                    _finished("skipped")
-                    return None
-            attempt = execution.attempt + 1
-            earlier: dict[uuid.UUID, dict[str, Any]] = {}
-            if execution.status == "running":
-                lost = await store.interrupt_node_runs(
-                    connection, execution_id, "failed", WORKER_LOST
-                )
-                losses = execution.attempt
-                if losses >= self._max_losses:
-                    error = f"the worker running it was lost {losses} times; giving up"
-                    await store.end_execution(connection, execution_id, "failed", error=error)
-                    _finished("failed")
-                    return None
-                await store.log(
-                    connection, execution_id, None, "warning",
-                    f"resumed after a worker loss (attempt {attempt}); "
-                    f"{lost} node run(s) in flight will run again",
-                )  # fmt: skip
-                earlier = await store.completed_node_runs(connection, execution_id)
-            token = uuid.uuid4()
-            started_at = await store.start(
-                connection, execution_id, token, attempt,
-                "execution started" if attempt == 1 else None,
-            )  # fmt: skip
-            graph = await self._graph(connection, execution.workflow_id, workflow)
-            problems = list(graph.problems)
-            refs = await store.usable_refs(
-                connection, workflow.owner_id, graph.tool_ids, graph.agent_ids
+            claimed = await store.lock_executions(connection, execution_ids)
+            schedules = await store.lock_schedules(
+                connection,
+                [
+                    execution.schedule_id
+                    for execution, _ in claimed.values()
+                    if execution.status == "pending" and execution.schedule_id is not None
+                ],
             )
-            problems += _reference_problems(graph, refs)
-            if problems:
-                error = "the workflow cannot run: " + "; ".join(problems)
-                await store.end_execution(connection, execution_id, "failed", error=error)
-                _finished("failed", started_at)
-                return None
-        nodes = _node_specs(graph, refs)
-        trigger = {
-            "execution_id": str(execution.id),
-            "trigger_type": execution.trigger_type,
-            "schedule_id": None if execution.schedule_id is None else str(execution.schedule_id),
-            "scheduled_for": _iso(execution.scheduled_for),
-            "started_at": _iso(started_at),
-            "input": execution.input_data or {},
-        }
-        walk = GraphWalk(list(nodes), graph.walk_edges)
-        return Run(
-            execution, token, attempt, started_at, trigger, workflow.variables, nodes, walk,
-            earlier,
+            starting: list[tuple[store.ExecutionRow, store.WorkflowRow, int, dict[Any, Any]]] = []
+            for execution_id in dict.fromkeys(execution_ids):
+                execution, workflow = claimed.get(execution_id, (None, None))
+                if execution is None or workflow is None:
+                    continue
+                if execution.status == "pending":
+                    if not await self._within_max_instances(
+                        connection, execution, schedules, ended
+                    ):
+                        continue
+                    starting.append((execution, workflow, 1, {}))
+                elif execution.status == "running":
+                    earlier = await self._recover(connection, execution, ended)
+                    if earlier is not None:
+                        starting.append((execution, workflow, execution.attempt + 1, earlier))
+            tokens = {execution.id: uuid.uuid4() for execution, *_ in starting}
+            started = await store.start(
+                connection,
+                [
+                    (execution.id, tokens[execution.id], attempt,
+                     "execution started" if attempt == 1 else None)
+                    for execution, _, attempt, _ in starting
+                ],
+            )  # fmt: skip
+            graphs = {
+                execution.id: await self._graph(connection, execution.workflow_id, workflow)
+                for execution, workflow, _, _ in starting
+            }
+            refs = await store.read_refs(
+                connection,
+                [tool_id for graph in graphs.values() for tool_id in graph.tool_ids],
+                [agent_id for graph in graphs.values() for agent_id in graph.agent_ids],
+            )
+            runs: dict[uuid.UUID, Run] = {}
+            for execution, workflow, attempt, earlier in starting:
+                graph, started_at = graphs[execution.id], started[execution.id]
+                usable = {
+                    key: ref for key, ref in refs.items() if ref[8] == workflow.owner_id or ref[9]
+                }
+                problems = [*graph.problems, *_reference_problems(graph, usable)]
+                if problems:
+                    error = "the workflow cannot run: " + "; ".join(problems)
+                    await store.end_execution(connection, execution.id, "failed", error=error)
+                    ended.append(("failed", started_at))
+                    continue
+                runs[execution.id] = _run_of(
+                    execution, workflow, token=tokens[execution.id], attempt=attempt,
+                    started_at=started_at, graph=graph, refs=usable, earlier=earlier,
+                )  # fmt: skip
+        for status, began in ended:
+            _finished(status, began)
+        # One run per execution, given to the first of its callers.
+        return [runs.pop(execution_id, None) for execution_id in execution_ids]
+
+    async def _within_max_instances(
+        self,
+        connection: AsyncConnection,
+        execution: store.ExecutionRow,
+        schedules: dict[uuid.UUID, tuple[dict[str, Any], int]],
+        ended: list[tuple[str, datetime | None]],
+    ) -> bool:
+        """Whether a pending execution may start (its schedule, locked, is below
+        max_instances, counting those this claim starts); skipped, counted, when not."""
+        if execution.schedule_id is None or execution.schedule_id not in schedules:
+            return True
+        metadata, running = schedules[execution.schedule_id]
+        limit = _max_instances(metadata)
+        if running >= limit:
+            await store.skip_for_max_instances(connection, execution, running, limit)
+            ended.append(("skipped", None))
+            return False
+        schedules[execution.schedule_id] = (metadata, running + 1)
+        return True
+
+    async def _recover(
+        self,
+        connection: AsyncConnection,
+        execution: store.ExecutionRow,
+        ended: list[tuple[str, datetime | None]],
+    ) -> dict[uuid.UUID, dict[str, Any]] | None:
+        """An execution found running lost its worker: its node runs in flight end as
+        failed, and it resumes with the outputs of the nodes completed before (returned),
+        or fails at the WORKER_MAX_LOSSES-th loss (None)."""
+        lost = await store.interrupt_node_runs(connection, execution.id, "failed", WORKER_LOST)
+        losses = execution.attempt
+        if losses >= self._max_losses:
+            error = f"the worker running it was lost {losses} times; giving up"
+            await store.end_execution(connection, execution.id, "failed", error=error)
+            ended.append(("failed", None))
+            return None
+        await store.log(
+            connection, execution.id, None, "warning",
+            f"resumed after a worker loss (attempt {losses + 1}); "
+            f"{lost} node run(s) in flight will run again",
         )  # fmt: skip
+        return await store.completed_node_runs(connection, execution.id)
 
     async def _graph(
         self, connection: AsyncConnection, workflow_id: uuid.UUID, workflow: store.WorkflowRow
@@ -219,13 +306,12 @@ class ExecutionRunner:
 
     # -- the walk -----------------------------------------------------------------------
 
-    async def _walk(self, run: Run, abandon: asyncio.Event) -> None:
+    async def _walk(self, run: Run) -> None:
         """Run ready nodes (pure ones inline, the others as tasks) until none is left."""
         slots = asyncio.Semaphore(self._node_slots)
         tasks: dict[asyncio.Task[NodeResult], str] = {}
         records: list[NodeRecord] = []
         ready = run.walk.roots()
-        watcher = asyncio.create_task(self._watch(run, abandon))
         try:
             while ready or tasks:
                 calls = await self._advance(run, ready, records)
@@ -244,9 +330,10 @@ class ExecutionRunner:
                         self._guarded(slots, node, node_input, run, node_run)
                     )
                     tasks[task] = node.name
-                await asyncio.wait([*tasks, watcher], return_when=asyncio.FIRST_COMPLETED)
-                if watcher.done():
-                    watcher.result()  # raises ExecutionLostError or AbandonedError
+                waits: list[asyncio.Future[Any]] = [*tasks, run.stopped]
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                if run.stopped.done():
+                    run.stopped.result()  # raises ExecutionLostError or AbandonedError
                 for task in [task for task in tasks if task.done()]:
                     name = tasks.pop(task)
                     ready += self._decide(run, name, task.result(), records)
@@ -262,10 +349,6 @@ class ExecutionRunner:
         except BaseException:
             await self._stop(tasks)
             raise
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(BaseException):
-                await watcher
         await self._complete(run, records)
 
     async def _advance(
@@ -292,15 +375,37 @@ class ExecutionRunner:
     async def _complete(self, run: Run, records: list[NodeRecord]) -> None:
         """Every node is decided: the execution completed with its leaves' outputs."""
         output = {name: run.outputs[name] for name in run.walk.leaves()}
-        async with self._database.begin() as connection:
-            await self._write_records(connection, run, records)
-            ended = await store.end_execution(
-                connection, run.execution.id, "completed", token=run.token, output=output,
-                log=("info", "execution completed"),
-            )  # fmt: skip
-            if not ended:
-                raise ExecutionLostError
+        await self._write(run, records, end=("completed", output, None, "info",
+                                             "execution completed"))  # fmt: skip
         _finished("completed", run.started_at)
+
+    async def _write(
+        self,
+        run: Run,
+        records: list[NodeRecord],
+        begins: Sequence[tuple[uuid.UUID, dict[str, Any]]] = (),
+        end: tuple[str, dict[str, Any] | None, str | None, str, str] | None = None,
+    ) -> dict[uuid.UUID, uuid.UUID]:
+        """What the walk has to write (completed node runs, those that ended as they
+        began, those starting, the end), written with other runs' writes; node id -> node
+        run id of those started."""
+        ends = len(run.ends)  # tasks still running may add to run.ends meanwhile
+        write = store.WalkWrite(
+            run.execution.id, run.token, run.attempt, run.ends[:ends], list(records),
+            list(begins), end,
+        )  # fmt: skip
+        began = await self._writes(write)
+        if began is None:
+            raise ExecutionLostError
+        del run.ends[:ends]
+        records.clear()
+        return began
+
+    async def _write_many(
+        self, writes: Sequence[store.WalkWrite]
+    ) -> list[dict[uuid.UUID, uuid.UUID] | None]:
+        async with self._autocommit.connect() as connection:  # one statement
+            return await store.write_walks(connection, writes)
 
     def _decide(
         self, run: Run, name: str, result: NodeResult, records: list[NodeRecord]
@@ -322,46 +427,31 @@ class ExecutionRunner:
         """A node failed: the others were stopped; skip what had not started, fail the
         execution naming the node."""
         error = failure.message
+        failed = {failure.node} if isinstance(failure, NodeFailedError) else set()
+        unstarted: list[NodeRecord] = [
+            (run.nodes[name].id, "skipped", {}, None)
+            for name in run.walk.undecided()
+            if name not in failed and name not in run.started
+        ]
+        written = store.WalkWrite(run.execution.id, run.token, run.attempt, run.ends, records)
+        ending = store.WalkWrite(
+            run.execution.id, run.token, run.attempt, records=unstarted,
+            end=("failed", None, error, "error", error),
+        )  # fmt: skip
         async with self._database.begin() as connection:
-            await self._write_records(connection, run, records)
-            await store.interrupt_node_runs(
-                connection, run.execution.id, "cancelled", "stopped: another node failed"
-            )
-            failed = {failure.node} if isinstance(failure, NodeFailedError) else set()
-            unstarted: list[NodeRecord] = [
-                (run.nodes[name].id, "skipped", {}, None)
-                for name in run.walk.undecided()
-                if name not in failed and name not in run.started
-            ]
-            await store.record_node_runs(
-                connection, run.execution.id, run.token, run.attempt, unstarted
-            )
-            ended = await store.end_execution(
-                connection, run.execution.id, "failed", token=run.token, error=error
-            )
-            if not ended:
-                raise ExecutionLostError
+            [held] = await store.write_walks(connection, [written])
+            if held is not None:
+                await store.interrupt_node_runs(
+                    connection, run.execution.id, "cancelled", "stopped: another node failed"
+                )
+                [held] = await store.write_walks(connection, [ending])
+        if held is None:
+            raise ExecutionLostError
         _finished("failed", run.started_at)
 
     async def _flush(self, run: Run, records: list[NodeRecord]) -> None:
         if records or run.ends:
-            async with self._database.begin() as connection:
-                await self._write_records(connection, run, records)
-
-    @staticmethod
-    async def _write_records(
-        connection: AsyncConnection, run: Run, records: list[NodeRecord]
-    ) -> None:
-        """What the walk has to write: completed node runs, then the node runs that ended
-        as they began."""
-        ends, run.ends = run.ends, []
-        written = await store.complete_node_runs(connection, run.execution.id, run.token, ends)
-        written = written and await store.record_node_runs(
-            connection, run.execution.id, run.token, run.attempt, records
-        )
-        if not written:
-            raise ExecutionLostError
-        records.clear()
+            await self._write(run, records)
 
     def _input_of(self, run: Run, name: str) -> dict[str, Any]:
         """A node's input (runtime.md, "Graph semantics")."""
@@ -424,16 +514,11 @@ class ExecutionRunner:
         calls: list[tuple[NodeSpec, dict[str, Any]]],
         records: list[NodeRecord],
     ) -> uuid.UUID:
-        """In one transaction: the node runs that ended as they began, then node runs
-        `running` for `calls`; the node run id of the first call."""
-        async with self._database.begin() as connection:
-            await self._write_records(connection, run, records)
-            started = await store.begin_node_runs(
-                connection, run.execution.id, run.token, run.attempt,
-                [(node.id, node_input) for node, node_input in calls],
-            )  # fmt: skip
-            if started is None:
-                raise ExecutionLostError
+        """In one write: the node runs that ended as they began, then node runs `running`
+        for `calls`; the node run id of the first call."""
+        started = await self._write(
+            run, records, [(node.id, node_input) for node, node_input in calls]
+        )
         for node, _ in calls:
             run.started.add(node.name)
             run.node_runs[node.name] = started[node.id]
@@ -445,7 +530,7 @@ class ExecutionRunner:
         """A node that does I/O (already recorded `running`): tried as its retry policy
         says, each attempt under the node's timeout."""
         execution_id = run.execution.id
-        policy = parse_retry_config(node.retry_config or {})
+        policy = node.retry
         call = NodeCall(node, _scope(run, node_input), f"{execution_id}:{node.id}", self._services)
         tries = 0
         while True:
@@ -522,43 +607,78 @@ class ExecutionRunner:
         except FieldValidationError as exc:
             raise NodeError(f"the output cannot be kept: {exc.field}: {exc.reason}") from None
 
-    async def _watch(self, run: Run, abandon: asyncio.Event) -> None:
-        """Return never; raise when the execution is cancelled or taken over, or the worker
-        gives it up (its running nodes are then marked cancelled, or left to recovery)."""
-        while True:
+    async def _watch(self) -> None:
+        """While runs are in flight, every `poll_seconds` for all of them in one statement:
+        their heartbeat (which the sweeper reads), and whether each is still theirs. A run
+        cancelled or taken over is stopped (a cancelled one's running nodes are marked
+        cancelled); the walk sees it at its next wait."""
+        while self._live:
+            self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(abandon.wait(), self._poll_seconds)
-            if abandon.is_set():
-                raise AbandonedError
-            try:  # also the run's heartbeat, which the sweeper reads
-                async with self._database.begin() as connection:
-                    seen = await store.beat(connection, run.execution.id, run.token)
-            except (DBAPIError, OSError):
-                logger.warning("execution %s: the database did not answer; trying again",
-                               run.execution.id)  # fmt: skip
+                await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+            runs = [run for run in self._live.values() if not run.stopped.done()]
+            if not runs:
                 continue
-            if seen is None or seen[1] != run.token:
-                raise ExecutionLostError
-            if seen[0] == "cancelled":
+            try:
                 async with self._database.begin() as connection:
-                    await store.interrupt_node_runs(
-                        connection, run.execution.id, "cancelled", "cancelled"
+                    seen = await store.beat(
+                        connection, [(run.execution.id, run.token) for run in runs]
                     )
-                    await store.log(
-                        connection,
-                        run.execution.id,
-                        None,
-                        "warning",
-                        "execution cancelled; running nodes stopped",
-                    )
-                raise ExecutionLostError
-            if seen[0] != "running":
-                raise ExecutionLostError
+            except (DBAPIError, OSError):
+                logger.warning("the database did not answer the runs' heartbeat; trying again")
+                continue
+            for run in runs:
+                status, holder = seen.get(run.execution.id, (None, None))
+                if holder == run.token and status == "running":
+                    continue
+                if holder == run.token and status == "cancelled":
+                    with contextlib.suppress(DBAPIError, OSError):
+                        await self._stop_cancelled(run)
+                if not run.stopped.done():
+                    run.stopped.set_exception(ExecutionLostError())
+
+    async def _stop_cancelled(self, run: Run) -> None:
+        async with self._database.begin() as connection:
+            await store.interrupt_node_runs(connection, run.execution.id, "cancelled", "cancelled")
+            await store.log(
+                connection, run.execution.id, None, "warning",
+                "execution cancelled; running nodes stopped",
+            )  # fmt: skip
+
+
+def _run_of(
+    execution: store.ExecutionRow,
+    workflow: store.WorkflowRow,
+    *,
+    token: uuid.UUID,
+    attempt: int,
+    started_at: datetime,
+    graph: GraphShape,
+    refs: dict[uuid.UUID, tuple[Any, ...]],
+    earlier: dict[uuid.UUID, dict[str, Any]],
+) -> Run:
+    """The run of a claimed execution: its nodes, its walk, what its trigger says."""
+    nodes = _node_specs(graph, refs)
+    trigger = {
+        "execution_id": str(execution.id),
+        "trigger_type": execution.trigger_type,
+        "schedule_id": None if execution.schedule_id is None else str(execution.schedule_id),
+        "scheduled_for": _iso(execution.scheduled_for),
+        "started_at": _iso(started_at),
+        "input": execution.input_data or {},
+    }
+    walk = GraphWalk(list(nodes), graph.walk_edges)
+    return Run(
+        execution, token, attempt, started_at, trigger, workflow.variables, nodes, walk,
+        earlier,
+    )  # fmt: skip
 
 
 def _finished(status: str, started_at: datetime | None = None) -> None:
     """Count an execution that ended, and how long it ran."""
     metrics.EXECUTIONS_FINISHED.labels(status).inc()
+    if status == "skipped":
+        metrics.SKIPS.labels("max_instances").inc()
     if started_at is not None:
         seconds = max(0.0, (utc_now() - started_at).total_seconds())
         metrics.EXECUTION_DURATION.labels(status).observe(seconds)
@@ -591,6 +711,8 @@ class GraphShape:
     the tools and agents its nodes name (whose usability is checked at every run)."""
 
     nodes: tuple[dict[str, Any], ...] = ()
+    # Node id -> (config, retry policy), parsed.
+    parsed: dict[uuid.UUID, tuple[StrictShape, RetryConfig]] = field(default_factory=dict)
     walk_edges: tuple[WalkEdge, ...] = ()
     problems: tuple[str, ...] = ()
     tool_ids: list[uuid.UUID] = field(default_factory=list)
@@ -604,12 +726,13 @@ def _shape_of(
     names = {row["id"]: row["name"] for row in node_rows}
     problems: list[str] = []
     graph_nodes: list[GraphNode] = []
+    parsed: dict[uuid.UUID, tuple[StrictShape, RetryConfig]] = {}
     for row in node_rows:
         label = f"nodes.{row['name']}"
         handles: tuple[str, ...] | None = None
         try:
             config = parse_node_config(row["node_type"], row["config"] or {})
-            parse_retry_config(row["retry_config"] or {})
+            parsed[row["id"]] = (config, parse_retry_config(row["retry_config"] or {}))
         except FieldValidationError as exc:
             problems.append(f"{label}.{exc.field}: {exc.reason}")
             continue
@@ -623,6 +746,7 @@ def _shape_of(
     problems += [f"{where}: {why}" for where, why in run_problems(graph_nodes, graph_edges)]
     return GraphShape(
         nodes=tuple(node_rows),
+        parsed=parsed,
         walk_edges=tuple(WalkEdge(names[s], names[t], h) for s, t, h in edges),
         problems=tuple(problems),
         tool_ids=[
@@ -654,13 +778,14 @@ def _node_specs(graph: GraphShape, refs: dict[uuid.UUID, tuple[Any, ...]]) -> di
     for row in graph.nodes:
         tool = agent = None
         if row["node_type"] == "tool":
-            _, _, name, tool_type, config, auth, _, _ = refs[row["tool_id"]]
+            _, _, name, tool_type, config, auth, *_ = refs[row["tool_id"]]
             tool = ToolSpec(name, tool_type, config or {}, auth)
         if row["node_type"] == "agent":
-            _, _, name, _, _, _, system_prompt, llm_config = refs[row["agent_id"]]
+            _, _, name, _, _, _, system_prompt, llm_config, *_ = refs[row["agent_id"]]
             agent = AgentSpec(name, system_prompt, llm_config or {})
+        config, retry = graph.parsed[row["id"]]
         nodes[row["name"]] = NodeSpec(
             row["id"], row["name"], row["node_type"], row["config"] or {},
-            row["timeout_seconds"], row["retry_config"] or {}, tool, agent,
+            row["timeout_seconds"], retry, config, tool, agent,
         )  # fmt: skip
     return nodes

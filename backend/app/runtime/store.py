@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -61,41 +62,53 @@ _CLAIM = text(
            e.started_at, e.input_data, e.attempt, e.run_token,
            w.version, w.is_active, w.deleted_at IS NOT NULL, w.owner_id, w.variables
       FROM workflow_executions e JOIN workflows w ON w.id = e.workflow_id
-     WHERE e.id = :id
+     WHERE e.id = ANY(CAST(:ids AS uuid[]))
+     ORDER BY e.id
        FOR UPDATE OF e
     """
 )
 
 
-async def lock_execution(
-    connection: AsyncConnection, execution_id: uuid.UUID
-) -> tuple[ExecutionRow, WorkflowRow] | None:
-    """The execution, locked for this transaction, with its workflow."""
-    row = (await connection.execute(_CLAIM, {"id": execution_id})).one_or_none()
-    if row is None:
-        return None
-    return ExecutionRow(*row[:10]), WorkflowRow(row[10], row[11], row[12], row[13], row[14] or {})
+async def lock_executions(
+    connection: AsyncConnection, execution_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[ExecutionRow, WorkflowRow]]:
+    """The executions that exist, locked for this transaction (in id order, so that two
+    claims never wait on each other in a cycle), each with its workflow."""
+    rows = await connection.execute(_CLAIM, {"ids": list(execution_ids)})
+    return {
+        row[0]: (
+            ExecutionRow(*row[:10]),
+            WorkflowRow(row[10], row[11], row[12], row[13], row[14] or {}),
+        )
+        for row in rows
+    }
 
 
-_LOCK_SCHEDULE = text("SELECT metadata FROM schedules WHERE id = :id FOR UPDATE")
+_LOCK_SCHEDULES = text(
+    "SELECT id, metadata FROM schedules WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE"
+)
 _COUNT_RUNNING = text(
-    "SELECT count(*) FROM workflow_executions WHERE schedule_id = :id AND status = 'running'"
+    "SELECT schedule_id, count(*) FROM workflow_executions "
+    "WHERE schedule_id = ANY(CAST(:ids AS uuid[])) AND status = 'running' GROUP BY schedule_id"
 )
 
 
-async def lock_schedule_metadata(
-    connection: AsyncConnection, schedule_id: uuid.UUID
-) -> dict[str, Any] | None:
-    """Lock the schedule (the point where workers agree on max_instances); its metadata."""
-    row = (await connection.execute(_LOCK_SCHEDULE, {"id": schedule_id})).one_or_none()
-    return None if row is None else dict(row[0] or {})
-
-
-async def count_running(connection: AsyncConnection, schedule_id: uuid.UUID) -> int:
-    """A schedule's running executions (counted after the schedule's lock is held, so the
-    count includes every start committed before)."""
-    count: int = await connection.scalar(_COUNT_RUNNING, {"id": schedule_id})
-    return count
+async def lock_schedules(
+    connection: AsyncConnection, schedule_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[dict[str, Any], int]]:
+    """Lock the schedules (the point where workers agree on max_instances): for each that
+    exists, its metadata and its running executions, counted once the locks are held (a
+    statement of its own, so the count includes every start committed before)."""
+    ids = sorted(set(schedule_ids))
+    if not ids:
+        return {}
+    rows = await connection.execute(_LOCK_SCHEDULES, {"ids": ids})
+    metadata = {row[0]: dict(row[1] or {}) for row in rows}
+    if not metadata:
+        return {}
+    counts = await connection.execute(_COUNT_RUNNING, {"ids": list(metadata)})
+    running = {row[0]: int(row[1]) for row in counts}
+    return {key: (value, running.get(key, 0)) for key, value in metadata.items()}
 
 
 async def skip_for_max_instances(
@@ -122,33 +135,43 @@ async def skip_for_max_instances(
 
 _START = text(
     """
-    WITH started AS (
-        UPDATE workflow_executions SET status = 'running', attempt = :attempt,
-               run_token = :token, started_at = COALESCE(started_at, now()), updated_at = now()
-         WHERE id = :id RETURNING id, started_at
+    WITH starting AS (
+        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:tokens AS uuid[]),
+                             CAST(:attempts AS integer[]), CAST(:messages AS text[]))
+               AS u(id, token, attempt, message)
+    ), started AS (
+        UPDATE workflow_executions e SET status = 'running', attempt = s.attempt,
+               run_token = s.token, started_at = COALESCE(e.started_at, now()),
+               updated_at = now()
+          FROM starting s WHERE e.id = s.id
+        RETURNING e.id, e.started_at, s.message
     ), logged AS (
         INSERT INTO execution_logs (id, workflow_execution_id, level, message, timestamp)
-        SELECT gen_random_uuid(), id, 'info', :message, clock_timestamp() FROM started
-         WHERE CAST(:message AS text) IS NOT NULL
+        SELECT gen_random_uuid(), id, 'info', message, clock_timestamp() FROM started
+         WHERE message IS NOT NULL
     )
-    SELECT started_at FROM started
+    SELECT id, started_at FROM started
     """
 )
 
 
 async def start(
-    connection: AsyncConnection,
-    execution_id: uuid.UUID,
-    token: uuid.UUID,
-    attempt: int,
-    message: str | None = None,
-) -> datetime:
-    """Mark the execution running under `token` (with a log line, when given); its start
-    time (kept from attempt 1)."""
-    started: datetime = await connection.scalar(
-        _START, {"id": execution_id, "token": token, "attempt": attempt, "message": message}
+    connection: AsyncConnection, starts: Sequence[tuple[uuid.UUID, uuid.UUID, int, str | None]]
+) -> dict[uuid.UUID, datetime]:
+    """Mark executions (locked by this transaction) running: (id, token, attempt, log
+    line or None) each; their start times (kept from attempt 1)."""
+    if not starts:
+        return {}
+    rows = await connection.execute(
+        _START,
+        {
+            "ids": [one[0] for one in starts],
+            "tokens": [one[1] for one in starts],
+            "attempts": [one[2] for one in starts],
+            "messages": [one[3] for one in starts],
+        },
     )
-    return started
+    return {row[0]: row[1] for row in rows}
 
 
 async def interrupt_node_runs(
@@ -262,33 +285,29 @@ async def read_graph(
     )
 
 
-# The tools and agents `owner_id` may use (own or public, not deleted), read at every run so
-# that a change to one is seen by the next run.
-_USABLE = text(
+# Tools and agents not deleted, with who may use them (their owner; anyone when public),
+# read at every run so that a change to one is seen by the next run.
+_REFS = text(
     f"""
-    SELECT 'tool', id, name, tool_type, config, auth_config, NULL, NULL FROM tools
-     WHERE id = ANY(CAST(:tool_ids AS uuid[])) AND (owner_id = :owner OR is_public)
-       AND {not_deleted_sql()}
+    SELECT 'tool', id, name, tool_type, config, auth_config, NULL, NULL, owner_id, is_public
+      FROM tools WHERE id = ANY(CAST(:tool_ids AS uuid[])) AND {not_deleted_sql()}
     UNION ALL
-    SELECT 'agent', id, name, NULL, NULL, NULL, system_prompt, llm_config FROM agents
-     WHERE id = ANY(CAST(:agent_ids AS uuid[])) AND (owner_id = :owner OR is_public)
-       AND {not_deleted_sql()}
+    SELECT 'agent', id, name, NULL, NULL, NULL, system_prompt, llm_config, owner_id, is_public
+      FROM agents WHERE id = ANY(CAST(:agent_ids AS uuid[])) AND {not_deleted_sql()}
     """
 )
 
 
-async def usable_refs(
-    connection: AsyncConnection,
-    owner_id: uuid.UUID,
-    tool_ids: list[uuid.UUID],
-    agent_ids: list[uuid.UUID],
+async def read_refs(
+    connection: AsyncConnection, tool_ids: Sequence[uuid.UUID], agent_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[Any, ...]]:
-    """By id: ('tool', id, name, tool_type, config, auth_config, ...) or ('agent', id, name,
-    ..., system_prompt, llm_config), for those the owner may use."""
+    """By id: ('tool', id, name, tool_type, config, auth_config, None, None, owner_id,
+    is_public) or ('agent', id, name, None, None, None, system_prompt, llm_config,
+    owner_id, is_public), for those not deleted."""
     if not tool_ids and not agent_ids:
         return {}
     rows = await connection.execute(
-        _USABLE, {"owner": owner_id, "tool_ids": tool_ids, "agent_ids": agent_ids}
+        _REFS, {"tool_ids": sorted(set(tool_ids)), "agent_ids": sorted(set(agent_ids))}
     )
     return {row[1]: tuple(row) for row in rows}
 
@@ -305,39 +324,6 @@ async def completed_node_runs(
         {"id": execution_id},
     )
     return {row[0]: dict(row[1] or {}) for row in rows}
-
-
-_BEGIN_NODE_RUNS = text(
-    "INSERT INTO node_executions (id, workflow_execution_id, node_id, status, started_at, "
-    "input_data, attempt, retry_count, created_at, updated_at) "
-    "SELECT gen_random_uuid(), :execution_id, r.node_id, 'running', clock_timestamp(), "
-    "CAST(r.input AS jsonb), :attempt, 0, now(), now() "
-    "FROM unnest(CAST(:node_ids AS uuid[]), CAST(:inputs AS text[])) AS r(node_id, input) "
-    f"WHERE {_HELD} RETURNING node_id, id"
-)
-
-
-async def begin_node_runs(
-    connection: AsyncConnection,
-    execution_id: uuid.UUID,
-    token: uuid.UUID,
-    attempt: int,
-    runs: list[tuple[uuid.UUID, dict[str, Any]]],
-) -> dict[uuid.UUID, uuid.UUID] | None:
-    """Running node runs for (node id, input) in one statement: node id -> node run id;
-    None when the execution is no longer this run's."""
-    rows = await connection.execute(
-        _BEGIN_NODE_RUNS,
-        {
-            "execution_id": execution_id,
-            "token": token,
-            "attempt": attempt,
-            "node_ids": [node_id for node_id, _ in runs],
-            "inputs": [dumps(node_input) for _, node_input in runs],
-        },
-    )
-    started = {row[0]: row[1] for row in rows}
-    return started if len(started) == len(runs) else None
 
 
 _END_NODE_RUN = text(
@@ -357,55 +343,6 @@ _END_NODE_RUN = text(
     SELECT id FROM ended
     """
 )
-
-
-_COMPLETE_NODE_RUNS = text(
-    f"""
-    WITH done AS (
-        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:retry_counts AS integer[]),
-                             CAST(:outputs AS text[]), CAST(:messages AS text[]),
-                             CAST(:data AS text[]))
-               AS u(id, retry_count, output, message, data)
-    ), ended AS (
-        UPDATE node_executions n SET status = 'completed', ended_at = now(),
-               output_data = CAST(done.output AS jsonb), retry_count = done.retry_count,
-               updated_at = now()
-          FROM done WHERE n.id = done.id AND {_HELD}
-        RETURNING n.id, done.message, done.data
-    ), logged AS (
-        INSERT INTO execution_logs (id, workflow_execution_id, node_execution_id, level,
-                                    message, data, timestamp)
-        SELECT gen_random_uuid(), :execution_id, id, 'info', message, CAST(data AS jsonb),
-               clock_timestamp() FROM ended
-    )
-    SELECT count(*) FROM ended
-    """
-)
-
-
-async def complete_node_runs(
-    connection: AsyncConnection,
-    execution_id: uuid.UUID,
-    token: uuid.UUID,
-    ends: list[tuple[uuid.UUID, int, dict[str, Any], str]],
-) -> bool:
-    """Node runs that completed: (node run id, retry count, output, log message), each with
-    its log line, in one statement; False when the execution is no longer this run's."""
-    if not ends:
-        return True
-    count: int = await connection.scalar(
-        _COMPLETE_NODE_RUNS,
-        {
-            "execution_id": execution_id,
-            "token": token,
-            "ids": [end[0] for end in ends],
-            "retry_counts": [end[1] for end in ends],
-            "outputs": [dumps(end[2]) for end in ends],
-            "messages": [end[3] for end in ends],
-            "data": [dumps({"attempt": end[1] + 1}) for end in ends],
-        },
-    )
-    return count == len(ends)
 
 
 async def end_node_run(
@@ -441,61 +378,171 @@ async def end_node_run(
     return ended is not None
 
 
-# clock_timestamp(): node runs written in one transaction keep the order they are given.
-_RECORD_NODE_RUNS = text(
-    "INSERT INTO node_executions (id, workflow_execution_id, node_id, status, "
-    "started_at, ended_at, input_data, output_data, attempt, retry_count, created_at, "
-    "updated_at) "
-    "SELECT gen_random_uuid(), :execution_id, r.node_id, r.status, clock_timestamp(), "
-    "clock_timestamp(), "
-    "CAST(r.input AS jsonb), CAST(r.output AS jsonb), :attempt, 0, now(), now() "
-    "FROM unnest(CAST(:node_ids AS uuid[]), CAST(:statuses AS text[]), "
-    "CAST(:inputs AS text[]), CAST(:outputs AS text[])) "
-    f"AS r(node_id, status, input, output) WHERE {_HELD}"
+@dataclass(slots=True)
+class WalkWrite:
+    """What one run of one execution writes at one step of its walk, while `token` holds
+    the execution: node runs completed since its last write (node run id, retry count,
+    output, log message), node runs that ended as they began (node id, status, input,
+    output: pure nodes and skips), node runs starting (node id, input), and, last, the
+    end of the execution (status, output, error, log level, log message)."""
+
+    execution_id: uuid.UUID
+    token: uuid.UUID
+    attempt: int
+    ends: list[tuple[uuid.UUID, int, dict[str, Any], str]] = field(default_factory=list)
+    records: list[tuple[uuid.UUID, str, dict[str, Any], dict[str, Any] | None]] = field(
+        default_factory=list
+    )
+    begins: list[tuple[uuid.UUID, dict[str, Any]]] = field(default_factory=list)
+    end: tuple[str, dict[str, Any] | None, str | None, str, str] | None = None
+
+
+# One statement for a batch of walk writes, so that it needs no transaction of its own:
+# every part sees one snapshot, so a write whose execution is no longer its run's (token
+# replaced, or no longer running) writes nothing. Node runs are inserted, and log lines
+# (completions first, then ends) written, in the order given: ORDER BY is applied before
+# clock_timestamp() is evaluated.
+_WRITE_WALKS = text(
+    """
+    WITH held AS (
+        SELECT h.id, h.run_token FROM workflow_executions h
+         WHERE h.id = ANY(CAST(:held_ids AS uuid[])) AND h.status = 'running'
+    ), done AS (
+        SELECT * FROM unnest(CAST(:e_executions AS uuid[]), CAST(:e_tokens AS uuid[]),
+                             CAST(:e_ids AS uuid[]), CAST(:e_retry_counts AS integer[]),
+                             CAST(:e_outputs AS text[]), CAST(:e_messages AS text[]),
+                             CAST(:e_data AS text[])) WITH ORDINALITY
+               AS u(execution_id, token, id, retry_count, output, message, data, place)
+    ), completed AS (
+        UPDATE node_executions n SET status = 'completed', ended_at = now(),
+               output_data = CAST(d.output AS jsonb), retry_count = d.retry_count,
+               updated_at = now()
+          FROM done d JOIN held h ON h.id = d.execution_id AND h.run_token = d.token
+         WHERE n.id = d.id AND n.workflow_execution_id = d.execution_id
+        RETURNING n.id, n.workflow_execution_id, d.message, d.data, d.place
+    ), began AS (
+        INSERT INTO node_executions (id, workflow_execution_id, node_id, status, started_at,
+                                     ended_at, input_data, output_data, attempt,
+                                     retry_count, created_at, updated_at)
+        SELECT gen_random_uuid(), r.execution_id, r.node_id, r.status, clock_timestamp(),
+               CASE WHEN r.status = 'running' THEN NULL ELSE clock_timestamp() END,
+               CAST(r.input AS jsonb), CAST(r.output AS jsonb), r.attempt, 0, now(), now()
+          FROM unnest(CAST(:r_executions AS uuid[]), CAST(:r_tokens AS uuid[]),
+                      CAST(:r_attempts AS integer[]), CAST(:r_nodes AS uuid[]),
+                      CAST(:r_statuses AS text[]), CAST(:r_inputs AS text[]),
+                      CAST(:r_outputs AS text[])) WITH ORDINALITY
+               AS r(execution_id, token, attempt, node_id, status, input, output, place)
+          JOIN held h ON h.id = r.execution_id AND h.run_token = r.token
+         ORDER BY r.place
+        RETURNING workflow_execution_id, node_id, id, status
+    ), ending AS (
+        SELECT * FROM unnest(CAST(:f_executions AS uuid[]), CAST(:f_tokens AS uuid[]),
+                             CAST(:f_statuses AS text[]), CAST(:f_outputs AS text[]),
+                             CAST(:f_errors AS text[]), CAST(:f_levels AS text[]),
+                             CAST(:f_messages AS text[])) WITH ORDINALITY
+               AS u(id, token, status, output, error, level, message, place)
+    ), ended AS (
+        UPDATE workflow_executions e SET status = g.status, ended_at = now(),
+               output_data = CAST(g.output AS jsonb), error_message = g.error,
+               updated_at = now()
+          FROM ending g JOIN held h ON h.id = g.id AND h.run_token = g.token
+         WHERE e.id = g.id AND e.run_token = g.token AND e.status IN ('pending', 'running')
+        RETURNING e.id, g.level, g.message, g.place
+    ), logged AS (
+        INSERT INTO execution_logs (id, workflow_execution_id, node_execution_id, level,
+                                    message, data, timestamp)
+        SELECT gen_random_uuid(), x.execution_id, x.node_run_id, x.level, x.message,
+               CAST(x.data AS jsonb), clock_timestamp()
+          FROM (SELECT workflow_execution_id AS execution_id, id AS node_run_id,
+                       'info' AS level, message, data, 1 AS part, place FROM completed
+                UNION ALL
+                SELECT id, NULL, level, message, NULL, 2, place FROM ended) x
+         ORDER BY x.part, x.place
+    )
+    SELECT 'completed', workflow_execution_id, NULL, NULL, NULL FROM completed
+    UNION ALL SELECT 'began', workflow_execution_id, node_id, id, status FROM began
+    UNION ALL SELECT 'ended', id, NULL, NULL, NULL FROM ended
+    """
 )
 
 
-async def record_node_runs(
-    connection: AsyncConnection,
-    execution_id: uuid.UUID,
-    token: uuid.UUID,
-    attempt: int,
-    runs: list[tuple[uuid.UUID, str, dict[str, Any], dict[str, Any] | None]],
-) -> bool:
-    """Node runs that ended as they began (pure nodes; skips): (node id, status, input,
-    output), in one statement. False when the execution is no longer this run's."""
-    if not runs:
-        return True
-    result = await connection.execute(
-        _RECORD_NODE_RUNS,
+async def write_walks(
+    connection: AsyncConnection, writes: Sequence[WalkWrite]
+) -> list[dict[uuid.UUID, uuid.UUID] | None]:
+    """Each write, all of them in one statement (completions, then new node runs in the
+    order given, then ends). For each: node id -> id of the node runs it began, or None
+    when its execution is no longer its run's (nothing of it is written then)."""
+    ends = [(write, end) for write in writes for end in write.ends]
+    runs = [
+        (write, node_id, status, node_input, output)
+        for write in writes
+        for node_id, status, node_input, output in [
+            *write.records,
+            *((node_id, "running", node_input, None) for node_id, node_input in write.begins),
+        ]
+    ]
+    finishing = [(write, write.end) for write in writes if write.end is not None]
+    rows = await connection.execute(
+        _WRITE_WALKS,
         {
-            "execution_id": execution_id,
-            "token": token,
-            "attempt": attempt,
-            "node_ids": [run[0] for run in runs],
-            "statuses": [run[1] for run in runs],
-            "inputs": [dumps(run[2]) for run in runs],
-            "outputs": [None if run[3] is None else dumps(run[3]) for run in runs],
+            "held_ids": [write.execution_id for write in writes],
+            "e_executions": [write.execution_id for write, _ in ends],
+            "e_tokens": [write.token for write, _ in ends],
+            "e_ids": [end[0] for _, end in ends],
+            "e_retry_counts": [end[1] for _, end in ends],
+            "e_outputs": [dumps(end[2]) for _, end in ends],
+            "e_messages": [end[3] for _, end in ends],
+            "e_data": [dumps({"attempt": end[1] + 1}) for _, end in ends],
+            "r_executions": [run[0].execution_id for run in runs],
+            "r_tokens": [run[0].token for run in runs],
+            "r_attempts": [run[0].attempt for run in runs],
+            "r_nodes": [run[1] for run in runs],
+            "r_statuses": [run[2] for run in runs],
+            "r_inputs": [dumps(run[3]) for run in runs],
+            "r_outputs": [None if run[4] is None else dumps(run[4]) for run in runs],
+            "f_executions": [write.execution_id for write, _ in finishing],
+            "f_tokens": [write.token for write, _ in finishing],
+            "f_statuses": [end[0] for _, end in finishing],
+            "f_outputs": [None if end[1] is None else dumps(end[1]) for _, end in finishing],
+            "f_errors": [end[2] for _, end in finishing],
+            "f_levels": [end[3] for _, end in finishing],
+            "f_messages": [end[4] for _, end in finishing],
         },
     )
-    return result.rowcount == len(runs)
+    written: dict[uuid.UUID, int] = {}
+    began: dict[uuid.UUID, dict[uuid.UUID, uuid.UUID]] = {w.execution_id: {} for w in writes}
+    for part, execution_id, node_id, node_run_id, status in rows:
+        written[execution_id] = written.get(execution_id, 0) + 1
+        if part == "began" and status == "running":
+            began[execution_id][node_id] = node_run_id
+    return [
+        began[w.execution_id]
+        if written.get(w.execution_id, 0)
+        == len(w.ends) + len(w.records) + len(w.begins) + (w.end is not None)
+        else None
+        for w in writes
+    ]
 
 
 _BEAT = text(
     """
-    WITH beat AS (
-        UPDATE workflow_executions SET updated_at = now()
-         WHERE id = :id AND run_token = :token AND status = 'running'
+    WITH beating AS (
+        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:tokens AS uuid[])) AS u(id, token)
+    ), beat AS (
+        UPDATE workflow_executions e SET updated_at = now()
+          FROM beating b WHERE e.id = b.id AND e.run_token = b.token AND e.status = 'running'
     )
-    SELECT status, run_token FROM workflow_executions WHERE id = :id
+    SELECT id, status, run_token FROM workflow_executions WHERE id = ANY(CAST(:ids AS uuid[]))
     """
 )
 
 
 async def beat(
-    connection: AsyncConnection, execution_id: uuid.UUID, token: uuid.UUID
-) -> tuple[str, uuid.UUID | None] | None:
-    """The run's heartbeat (`updated_at`, while `token` holds it), and the execution's
-    status and holder as they were (what the watcher polls)."""
-    row = (await connection.execute(_BEAT, {"id": execution_id, "token": token})).one_or_none()
-    return None if row is None else (row[0], row[1])
+    connection: AsyncConnection, runs: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> dict[uuid.UUID, tuple[str, uuid.UUID | None]]:
+    """The runs' heartbeat (`updated_at` of those their token still holds), and for each
+    execution its status and holder as they were (what the watcher polls)."""
+    rows = await connection.execute(
+        _BEAT, {"ids": [run[0] for run in runs], "tokens": [run[1] for run in runs]}
+    )
+    return {row[0]: (row[1], row[2]) for row in rows}

@@ -84,6 +84,7 @@ class Worker:
         self._settings = settings
         self._secret_box = secret_box
         self._queue: QueueManager | None = None
+        self._runner: ExecutionRunner | None = None
         self._abandon = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -124,11 +125,14 @@ class Worker:
             )
             queue = QueueManager(Queries(AsyncpgDriver(connection)))
             self._queue = queue
+            self._runner = runner
+            if self._abandon.is_set():
+                runner.abandon()
 
             @queue.entrypoint(RUN_EXECUTION)
             async def run_execution(job: Job) -> None:
                 try:
-                    await runner.run(execution_id_of(job.payload), self._abandon)
+                    await runner.run(execution_id_of(job.payload))
                 except AbandonedError:
                     raise RetryRequested(reason="the worker stopped; taken up again") from None
 
@@ -161,7 +165,12 @@ class Worker:
         if self._queue is not None:
             self._queue.shutdown.set()
         loop = asyncio.get_running_loop()
-        loop.call_later(self._settings.worker_shutdown_grace_seconds, self._abandon.set)
+        loop.call_later(self._settings.worker_shutdown_grace_seconds, self._abandon_runs)
+
+    def _abandon_runs(self) -> None:
+        self._abandon.set()
+        if self._runner is not None:
+            self._runner.abandon()
 
     def start(self) -> asyncio.Task[None]:
         """Run in a background task (inside the app's lifespan)."""

@@ -1,0 +1,179 @@
+"""Executions run together by one worker are claimed and written together (group commit):
+each still keeps its own limit, its own cancel and its own failure."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.core.settings import Settings
+from app.runtime.calls import Services
+from app.runtime.runner import ExecutionRunner
+from tests.integration.test_api.conftest import Headers, login
+from tests.integration.test_runtime.conftest import (
+    TRIGGER,
+    client_of,
+    runtime_settings,
+    tool,
+    wait_for,
+    workflow,
+)
+
+
+@pytest.fixture
+def settings(engine_database_url: str) -> Settings:
+    return runtime_settings(engine_database_url, worker_enabled=False)
+
+
+@pytest.fixture
+async def api(committed_db: AsyncEngine, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An app with no worker: the tests run executions with a runner of their own."""
+    async with client_of(settings) as client:
+        yield client
+
+
+async def _napper(api: httpx.AsyncClient, user: Headers, seconds: float) -> str:
+    sleep = await tool(api, user, "builtin", {"name": "sleep"})
+    return await workflow(
+        api, user,
+        [TRIGGER, {"name": "nap", "node_type": "tool", "tool_id": sleep,
+                   "config": {"parameters": {"seconds": seconds}}}],
+        [{"source": "start", "target": "nap"}],
+    )  # fmt: skip
+
+
+async def _node_statuses(db: AsyncEngine, execution_id: str) -> list[str]:
+    async with db.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT n.name, ne.status FROM node_executions ne JOIN nodes n ON n.id = "
+                "ne.node_id WHERE ne.workflow_execution_id = :id ORDER BY ne.started_at"
+            ),
+            {"id": execution_id},
+        )
+        return [f"{name}:{status}" for name, status in rows]
+
+
+async def _run_all(settings: Settings, db: AsyncEngine, ids: list[str], **options: float) -> None:
+    """One runner (one worker's) runs all of them at once."""
+    async with httpx.AsyncClient() as http:
+        runner = ExecutionRunner(db, Services(settings, settings.sealing_box(), http), **options)  # type: ignore[arg-type]
+        await asyncio.wait_for(
+            asyncio.gather(*(runner.run(uuid.UUID(one)) for one in ids)), timeout=30
+        )
+
+
+async def test_executions_of_one_schedule_claimed_together_keep_max_instances(
+    api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings
+) -> None:
+    user = await login(api)
+    workflow_id = await _napper(api, user, 0.2)
+    created = await api.post(
+        "/api/v1/schedules",
+        json={
+            "workflow_id": workflow_id, "name": "two at a time", "schedule_type": "cron",
+            "schedule_config": {"cron_expression": "0 9 * * 1-5"}, "timezone": "UTC",
+            "metadata": {"max_instances": 2},
+        },
+        headers=user,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    schedule_id = created.json()["id"]
+    triggered = []
+    for _ in range(5):
+        response = await api.post(f"/api/v1/schedules/{schedule_id}/trigger", headers=user)
+        assert response.status_code == 201, response.text
+        triggered.append(response.json()["execution"]["id"])
+
+    await _run_all(settings, committed_db, triggered)
+
+    executions = [await wait_for(api, user, one, limit=5) for one in triggered]
+    statuses = sorted(execution["status"] for execution in executions)
+    assert statuses == ["completed", "completed", "skipped", "skipped", "skipped"]
+    for execution in executions:
+        if execution["status"] == "skipped":
+            assert execution["error_message"] == "skipped: max_instances (2 of 2 running)"
+            assert execution["nodes"] == []
+    schedule = (await api.get(f"/api/v1/schedules/{schedule_id}", headers=user)).json()
+    assert schedule["skipped_count"] == 3
+
+
+async def test_a_cancel_among_executions_written_together_stops_only_that_one(
+    api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings
+) -> None:
+    """The watcher polls too slowly to see the cancel: the batched write of the cancelled
+    run's end is what refuses it, and the other runs' writes in the same batch land."""
+    user = await login(api)
+    workflow_id = await _napper(api, user, 1.0)
+    ids = [
+        (await api.post(f"/api/v1/workflows/{workflow_id}/run", headers=user)).json()["id"]
+        for _ in range(5)
+    ]
+    running = asyncio.create_task(_run_all(settings, committed_db, ids, poll_seconds=30))
+    victim = ids[2]
+    deadline = asyncio.get_running_loop().time() + 10
+    while "nap:running" not in await _node_statuses(committed_db, victim):
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.02)
+    cancelled = await api.post(f"/api/v1/executions/{victim}/cancel", headers=user)
+    assert cancelled.status_code == 200, cancelled.text
+    await running
+
+    for one in ids:
+        execution = await wait_for(api, user, one, limit=5)
+        statuses = await _node_statuses(committed_db, one)
+        if one == victim:
+            assert execution["status"] == "cancelled"
+            assert execution["output_data"] is None
+            assert statuses == ["start:completed", "nap:cancelled"]
+        else:
+            assert execution["status"] == "completed", execution
+            assert statuses == ["start:completed", "nap:completed"]
+
+
+async def test_a_failing_node_in_one_execution_fails_only_that_execution(
+    api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings
+) -> None:
+    user = await login(api)
+    fail = await tool(api, user, "builtin", {"name": "fail"})
+    echo = await tool(api, user, "builtin", {"name": "echo"})
+    workflow_id = await workflow(
+        api, user,
+        [TRIGGER,
+         {"name": "maybe", "node_type": "condition",
+          "config": {"branches": [{"name": "bad", "when": "trigger.input.bad"}],
+                     "default": "good"}},
+         {"name": "boom", "node_type": "tool", "tool_id": fail,
+          "config": {"parameters": {"message": "broke on purpose"}}},
+         {"name": "fine", "node_type": "tool", "tool_id": echo,
+          "config": {"parameters": {"n": "{{ trigger.input.n }}"}}}],
+        [{"source": "start", "target": "maybe"},
+         {"source": "maybe", "target": "boom", "source_handle": "bad"},
+         {"source": "maybe", "target": "fine", "source_handle": "good"}],
+    )  # fmt: skip
+    ids = []
+    for n in range(6):
+        response = await api.post(
+            f"/api/v1/workflows/{workflow_id}/run",
+            json={"input": {"n": n, "bad": n == 3}},
+            headers=user,
+        )
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+
+    await _run_all(settings, committed_db, ids)
+
+    for n, one in enumerate(ids):
+        execution = await wait_for(api, user, one, limit=5)
+        if n == 3:
+            assert execution["status"] == "failed"
+            assert execution["error_message"] == "node boom failed: broke on purpose"
+        else:
+            assert execution["status"] == "completed", execution
+            assert execution["output_data"] == {"fine": {"n": n}}
