@@ -177,3 +177,33 @@ async def test_a_failing_node_in_one_execution_fails_only_that_execution(
         else:
             assert execution["status"] == "completed", execution
             assert execution["output_data"] == {"fine": {"n": n}}
+
+
+async def test_an_execution_deleted_mid_run_leaves_the_others_in_its_batch_running(
+    api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings
+) -> None:
+    user = await login(api)
+    workflow_id = await _napper(api, user, 1.0)
+    ids = [
+        (await api.post(f"/api/v1/workflows/{workflow_id}/run", headers=user)).json()["id"]
+        for _ in range(4)
+    ]
+    running = asyncio.create_task(_run_all(settings, committed_db, ids, poll_seconds=30))
+    victim = ids[1]
+    deadline = asyncio.get_running_loop().time() + 10
+    while "nap:running" not in await _node_statuses(committed_db, victim):
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.02)
+    async with committed_db.begin() as connection:  # by hand, as an operator might
+        await connection.execute(
+            text("DELETE FROM workflow_executions WHERE id = :id"), {"id": victim}
+        )
+    await running  # no run raised
+
+    gone = await api.get(f"/api/v1/executions/{victim}", headers=user)
+    assert gone.status_code == 404
+    for one in ids:
+        if one != victim:
+            execution = await wait_for(api, user, one, limit=5)
+            assert execution["status"] == "completed", execution
+            assert await _node_statuses(committed_db, one) == ["start:completed", "nap:completed"]
