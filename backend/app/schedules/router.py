@@ -15,6 +15,8 @@ from app.models import ScheduleType
 from app.schedules import service
 from app.schedules.schemas import (
     CREATE_EXAMPLES,
+    DefinitionPreview,
+    DefinitionPreviewRequest,
     ExecutionRead,
     PauseRequest,
     Preview,
@@ -121,6 +123,15 @@ async def trigger_schedule(
     the workflow or its owner is inactive or deleted)."""
     schedule, execution = await service.trigger(session, user, schedule_id)
     return TriggerResult(schedule=ScheduleRead.of(schedule), execution=ExecutionRead.of(execution))
+
+
+@router.post("/preview")
+async def preview_definition(
+    body: DefinitionPreviewRequest, user: CurrentUser
+) -> DefinitionPreview:
+    """What a definition not saved yet means: its description and next fire times, by the
+    same rules as a saved schedule; 422 naming the field when it is not valid."""
+    return service.preview_definition(body)
 
 
 @router.get("/{schedule_id}/preview")

@@ -196,8 +196,32 @@ class Preview(BaseModel):
     fire_times: list[FireTime]
 
 
+class DefinitionPreviewRequest(BaseModel):
+    """A schedule definition not saved (yet): checked as a new schedule's would be."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schedule_type: ScheduleType
+    schedule_config: dict[str, Any]
+    timezone: str = Field(default="UTC", max_length=TIMEZONE_MAX_LENGTH)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    count: int = Field(default=5, ge=1, le=100)
+
+
+class DefinitionPreview(BaseModel):
+    """What an unsaved definition means: in words, and its next fire times (none when it
+    would never fire again, with the reason)."""
+
+    schedule_description: str
+    timezone: str
+    fire_times: list[FireTime]
+    never_fires_reason: str | None
+
+
 __all__ = [
     "CREATE_EXAMPLES",
+    "DefinitionPreview",
+    "DefinitionPreviewRequest",
     "ExecutionRead",
     "FireTime",
     "PauseRequest",

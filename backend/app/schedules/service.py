@@ -18,7 +18,15 @@ from app.core.security import Principal
 from app.models import Schedule, ScheduleType, User, WorkflowExecution
 from app.scheduler.manual import fire_now
 from app.schedules import repository
-from app.schedules.schemas import FireTime, Preview, ScheduleCreate, ScheduleUpdate
+from app.schedules.schemas import (
+    DefinitionPreview,
+    DefinitionPreviewRequest,
+    FireTime,
+    Preview,
+    ScheduleCreate,
+    ScheduleUpdate,
+)
+from app.timing.description import describe
 from app.timing.zones import get_zone
 from app.workflows import service as workflows
 
@@ -180,10 +188,35 @@ async def preview(
     return preview_of(await require(session, user, schedule_id), count)
 
 
+def preview_definition(data: DefinitionPreviewRequest) -> DefinitionPreview:
+    """What an unsaved definition means, by the same validation and time math as a saved
+    schedule (a transient Schedule: nothing is written)."""
+    schedule = Schedule(
+        user_id=None, workflow_id=None, name="preview", schedule_type=data.schedule_type,
+        schedule_config=data.schedule_config, timezone=data.timezone, metadata_=data.metadata,
+    )  # fmt: skip
+    now = utc_now()
+    return DefinitionPreview(
+        schedule_description=describe(schedule.schedule_type, schedule.schedule_config,
+                                      schedule.timezone),
+        timezone=schedule.timezone,
+        fire_times=_fire_times(schedule, data.count, now),
+        never_fires_reason=schedule.never_fires_reason(now),
+    )  # fmt: skip
+
+
 def preview_of(schedule: Schedule, count: int, now: datetime | None = None) -> Preview:
     """The next `count` fire times after now, from `next_run_after`."""
+    return Preview(
+        schedule_id=schedule.id,
+        timezone=schedule.timezone,
+        fire_times=_fire_times(schedule, count, now or utc_now()),
+    )
+
+
+def _fire_times(schedule: Schedule, count: int, now: datetime) -> list[FireTime]:
     tz = get_zone(schedule.timezone)
-    moment = (now or utc_now()) - timedelta(microseconds=1)
+    moment = now - timedelta(microseconds=1)
     times: list[FireTime] = []
     while len(times) < count:
         next_time = schedule.next_run_after(moment)
@@ -191,4 +224,4 @@ def preview_of(schedule: Schedule, count: int, now: datetime | None = None) -> P
             break
         times.append(FireTime(at=next_time, local=next_time.astimezone(tz).isoformat()))
         moment = next_time
-    return Preview(schedule_id=schedule.id, timezone=schedule.timezone, fire_times=times)
+    return times

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.timing.description import describe
 from tests.integration.test_api.conftest import (
     Headers,
     error_fields,
@@ -219,6 +220,87 @@ class TestTriggerPreviewExecutions:
             f"{BASE}/{created['id']}/preview", params={"count": 5}, headers=alice
         )
         assert [item["at"] for item in response.json()["fire_times"]] == [run_date]
+
+
+class TestPreviewOfADefinition:
+    """POST /schedules/preview: what an unsaved definition means, nothing written."""
+
+    async def test_a_cron_definition_in_seoul(
+        self, api: httpx.AsyncClient, alice: Headers, committed_db: AsyncEngine
+    ) -> None:
+        response = await api.post(
+            f"{BASE}/preview",
+            json={"schedule_type": "cron", "schedule_config": {"cron_expression": "0 9 * * 1-5"},
+                  "timezone": "Asia/Seoul"},
+            headers=alice,
+        )  # fmt: skip
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["schedule_description"] == describe(
+            "cron", {"cron_expression": "0 9 * * 1-5"}, "Asia/Seoul"
+        )
+        assert body["timezone"] == "Asia/Seoul"
+        assert body["never_fires_reason"] is None
+        times = body["fire_times"]
+        assert len(times) == 5
+        for item in times:
+            local = datetime.fromisoformat(item["local"])
+            assert (local.hour, local.minute, local.utcoffset()) == (9, 0, timedelta(hours=9))
+            assert local.weekday() < 5
+        listed = await api.get(BASE, headers=alice)
+        assert listed.json()["items"] == []
+
+    async def test_a_bad_expression_is_refused_naming_the_field(
+        self, api: httpx.AsyncClient, alice: Headers
+    ) -> None:
+        response = await api.post(
+            f"{BASE}/preview",
+            json={"schedule_type": "cron", "schedule_config": {"cron_expression": "0 25 * * *"}},
+            headers=alice,
+        )
+        assert response.status_code == 422
+        assert error_fields(response) == ["schedule_config.cron_expression"]
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"schedule_type": "cron", "schedule_config": {"cron_expression": "* * * * *"},
+              "timezone": "Mars/Olympus"}, "timezone"),
+            ({"schedule_type": "interval", "schedule_config": {"seconds": 0}},
+             "schedule_config"),
+            ({"schedule_type": "weekly", "schedule_config": {}}, "schedule_type"),
+            ({"schedule_type": "interval", "schedule_config": {"seconds": 5}, "count": 0},
+             "count"),
+            ({"schedule_type": "interval", "schedule_config": {"seconds": 5}, "count": 101},
+             "count"),
+        ],
+    )  # fmt: skip
+    async def test_each_bad_part_is_named(
+        self, api: httpx.AsyncClient, alice: Headers, body: dict[str, Any], field: str
+    ) -> None:
+        response = await api.post(f"{BASE}/preview", json=body, headers=alice)
+        assert response.status_code == 422, response.text
+        assert any(name.startswith(field) for name in error_fields(response)), response.text
+
+    async def test_a_past_one_time_definition_says_it_never_fires(
+        self, api: httpx.AsyncClient, alice: Headers
+    ) -> None:
+        response = await api.post(
+            f"{BASE}/preview",
+            json={"schedule_type": "date", "schedule_config": {"run_date": "2020-01-01T09:00:00"},
+                  "timezone": "Asia/Seoul"},
+            headers=alice,
+        )  # fmt: skip
+        assert response.status_code == 200, response.text
+        assert response.json()["fire_times"] == []
+        assert response.json()["never_fires_reason"]
+
+    async def test_it_needs_a_signed_in_user(self, api: httpx.AsyncClient) -> None:
+        response = await api.post(
+            f"{BASE}/preview",
+            json={"schedule_type": "interval", "schedule_config": {"seconds": 5}},
+        )
+        assert response.status_code == 401
 
 
 class TestListing:
