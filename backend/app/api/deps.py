@@ -12,9 +12,15 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from app.api.errors import UnauthorizedError
+from app.api.errors import ForbiddenError, UnauthorizedError
 from app.core.secret_box import SecretBox
-from app.core.security import Principal, read_access_token
+from app.core.security import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    Principal,
+    csrf_matches,
+    read_access_token,
+)
 from app.core.settings import Settings
 from app.models import User
 
@@ -56,10 +62,13 @@ async def get_secret_box(request: Request) -> SecretBox:
     return box
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the transaction commits (or fails, answered as an error) before the
+# response is sent, so a client that got 201 can read what it wrote at once; FastAPI's
+# default ("request") would run the commit after the answer had gone out.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
-ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection)]
-ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
+ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
 
 _LIVE_USER = select(User.id).where(User.is_active.is_(True), User.not_deleted())
@@ -100,8 +109,17 @@ async def get_current_user(
     settings: SettingsDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
-    """The live, active user named by the bearer token; 401 otherwise."""
-    user_id = read_access_token(token, settings.jwt_secret_value) if token else None
+    """The live, active user named by the bearer token, or by the console's session cookie
+    (whose requests that change state must carry its CSRF token: 403 otherwise); 401
+    otherwise."""
+    secret = settings.jwt_secret_value
+    if not token and (cookie := request.cookies.get(SESSION_COOKIE)):
+        if request.method not in SAFE_METHODS and not csrf_matches(
+            cookie, request.headers.get(CSRF_HEADER), secret
+        ):
+            raise ForbiddenError("CSRF token missing or wrong: send the page's X-CSRF-Token")
+        token = cookie
+    user_id = read_access_token(token, secret) if token else None
     live_users: LiveUsers = request.app.state.live_users
     if user_id is not None and await live_users.is_live(request.app.state.read_database, user_id):
         return Principal(user_id)
@@ -109,3 +127,4 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
