@@ -20,6 +20,7 @@ from app.api.errors import install_error_handlers
 from app.api.metrics import router as metrics_router
 from app.api.middleware import RequestBodyLimit, SecurityHeaders
 from app.api.rate_limits import RateLimits
+from app.console.router import install_console
 from app.core.logging import configure_logging
 from app.core.settings import Settings, get_settings
 from app.db.database import create_database, create_session_factory
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )  # fmt: skip
     for router in routers:
         app.include_router(router)
+    install_console(app)
 
     @app.get("/health", tags=["health"])
     async def health(request: Request) -> JSONResponse:

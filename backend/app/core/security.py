@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -55,3 +57,20 @@ def read_access_token(token: str, secret: str) -> uuid.UUID | None:
         return uuid.UUID(str(claims["sub"]))
     except (jwt.PyJWTError, KeyError, ValueError):
         return None
+
+
+# The browser console's session: the same signed token, in an HttpOnly, SameSite=Strict
+# cookie; requests that change state must also carry the session's CSRF token.
+SESSION_COOKIE = "pt_session"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FORM_FIELD = "csrf_token"
+
+
+def csrf_token_for(session_token: str, secret: str) -> str:
+    """The CSRF token bound to one session (an HMAC of it: nothing to store)."""
+    return hmac.new(secret.encode(), b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_matches(session_token: str, given: str | None, secret: str) -> bool:
+    """True when `given` is the CSRF token of this session (compared in constant time)."""
+    return given is not None and hmac.compare_digest(csrf_token_for(session_token, secret), given)

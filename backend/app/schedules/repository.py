@@ -6,7 +6,7 @@ import uuid
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, Row, RowMapping, Select, bindparam, select
+from sqlalchemy import Integer, Row, RowMapping, Select, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.api.pagination import after_position, decode_cursor, newest_first, page_of, paginate
@@ -109,3 +109,20 @@ async def list_executions(
         statement, WorkflowExecution.scheduled_for, WorkflowExecution.id, cursor, limit
     )
     return page_of(list(await session.scalars(statement)), limit, order="scheduled_for")
+
+
+_LAST_STATUSES = text(
+    "SELECT DISTINCT ON (e.schedule_id) e.schedule_id, e.status FROM workflow_executions e "
+    "JOIN schedules s ON s.id = e.schedule_id AND s.user_id = :user_id "
+    "WHERE e.schedule_id = ANY(CAST(:ids AS uuid[])) ORDER BY e.schedule_id, e.created_at DESC"
+)
+
+
+async def last_statuses(
+    connection: AsyncConnection, user_id: uuid.UUID, schedule_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The status of the newest execution of each of the user's schedules that has one."""
+    if not schedule_ids:
+        return {}
+    rows = await connection.execute(_LAST_STATUSES, {"user_id": user_id, "ids": schedule_ids})
+    return {row[0]: str(row[1]) for row in rows}

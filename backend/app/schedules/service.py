@@ -75,6 +75,13 @@ async def list_page(
     )  # fmt: skip
 
 
+async def last_statuses(
+    connection: AsyncConnection, user: Principal, schedule_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The status of the newest run of each of these schedules of the user's."""
+    return await repository.last_statuses(connection, user.id, schedule_ids)
+
+
 async def list_executions(
     session: AsyncSession,
     user: Principal,

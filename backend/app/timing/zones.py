@@ -24,6 +24,12 @@ def _known_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+@lru_cache(maxsize=1)
+def zone_names() -> tuple[str, ...]:
+    """Every IANA zone name a schedule may use, sorted (what forms offer)."""
+    return tuple(sorted(_known_zones()))
+
+
 @lru_cache(maxsize=512)
 def get_zone(name: str, field: str = "timezone") -> ZoneInfo:
     """The IANA zone `name`; raises ScheduleValidationError for anything not in the tz database."""

@@ -1,0 +1,225 @@
+"""The console in a real headless Chromium against the live server: sign in, create, pause,
+resume, trigger, trace and cancel; another user's schedule is out of reach; every page
+passes axe-core with no serious or critical violation and sends a strict CSP."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import Page, expect
+
+from tests.browser.conftest import Watched, register, sign_in, sleeper_workflow
+
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "images"
+_axe = Axe()
+
+
+async def accessible(page: Page) -> None:
+    """axe-core finds no serious or critical violation on the page as it is now."""
+    results = await _axe.run(page)
+    bad = [
+        (violation["id"], violation["impact"], [node["target"] for node in violation["nodes"]])
+        for violation in results.response["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+    assert bad == [], bad
+
+
+async def create_cron_schedule(page: Page, name: str) -> str:
+    """Through the form: a cron schedule in Asia/Seoul; the new schedule's id."""
+    await page.goto("/console/schedules/new")
+    await page.get_by_label("Name").fill(name)
+    await page.get_by_label("Cron expression").fill("30 9 * * 1-5")
+    await page.get_by_label("Time zone").fill("Asia/Seoul")
+    await expect(page.locator("#preview-description")).to_contain_text("09:30")
+    await page.get_by_role("button", name="Create schedule").click()
+    await page.wait_for_url(re.compile(r".*/console/schedules/[0-9a-f-]{36}$"))
+    return page.url.rsplit("/", 1)[1]
+
+
+async def test_sign_in_shows_the_schedules_page_with_a_strict_csp(
+    watched: Watched, api: httpx.AsyncClient
+) -> None:
+    page = watched.page
+    account = await register(api)
+    response = await page.goto("/console/login")
+    assert response is not None
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy
+    assert "style-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    await accessible(page)
+    await page.get_by_label("Email").fill(account.email)
+    await page.get_by_label("Password").fill("not the password")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Incorrect email or password")
+    await sign_in(page, account)
+    cookies = await page.context.cookies()
+    session = next(cookie for cookie in cookies if cookie["name"] == "pt_session")
+    assert session["httpOnly"] is True
+    assert session["sameSite"] == "Strict"
+    assert await page.evaluate("() => Object.keys(localStorage).length") == 0
+    await expect(page.get_by_role("heading", name="Schedules")).to_be_visible()
+    await accessible(page)
+    await page.get_by_role("button", name="Sign out").click()
+    await page.wait_for_url("**/console/login")
+    await page.goto("/console/schedules")
+    await page.wait_for_url(re.compile(r".*/console/login\?next=/console/schedules$"))
+
+
+async def test_create_a_cron_schedule_in_seoul_with_a_live_preview(
+    watched: Watched, api: httpx.AsyncClient
+) -> None:
+    page = watched.page
+    account = await register(api)
+    await sleeper_workflow(api, account, 0.1)
+    await sign_in(page, account)
+    await page.goto("/console/schedules/new")
+    await accessible(page)
+    await page.get_by_label("Name").fill("KOSPI open")
+    await page.get_by_label("Time zone").fill("Asia/Seoul")
+    cron = page.get_by_label("Cron expression")
+    await cron.fill("0 9 * * 1-5")
+    description = page.locator("#preview-description")
+    await expect(description).to_contain_text("09:00")
+    times = page.locator("#preview-times li")
+    await expect(times).to_have_count(5)
+    await expect(times.first).to_contain_text("09:00:00+09:00")
+    await cron.fill("15 10 * * *")  # as it is typed, the preview follows
+    await expect(description).to_contain_text("10:15")
+    await expect(times.first).to_contain_text("10:15:00+09:00")
+    await page.get_by_role("button", name="Create schedule").click()
+    await page.wait_for_url(re.compile(r".*/console/schedules/[0-9a-f-]{36}$"))
+    await expect(page.get_by_role("heading", name=re.compile("KOSPI open"))).to_be_visible()
+    fires = page.locator("table.fires tbody tr")
+    await expect(fires).to_have_count(10)
+    await expect(fires.first).to_contain_text("10:15:00 (UTC+09:00)")
+    await accessible(page)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / "console-schedule.png", full_page=True)
+
+
+async def test_a_bad_expression_shows_the_reason_and_saves_nothing(
+    watched: Watched, api: httpx.AsyncClient
+) -> None:
+    page = watched.page
+    account = await register(api)
+    await sleeper_workflow(api, account, 0.1)
+    await sign_in(page, account)
+    await page.goto("/console/schedules/new")
+    await page.get_by_label("Name").fill("Broken")
+    await page.get_by_label("Cron expression").fill("0 25 * * *")
+    reason = page.locator("#error-schedule_config-cron_expression")
+    await expect(reason).not_to_be_empty()
+    await expect(page.get_by_label("Cron expression")).to_have_attribute("aria-invalid", "true")
+    await page.get_by_role("button", name="Create schedule").click()
+    await expect(reason).not_to_be_empty()
+    assert page.url.endswith("/console/schedules/new")
+    listed = await api.get("/api/v1/schedules", headers=account.headers)
+    assert listed.json()["items"] == []
+
+
+async def test_pause_with_a_note_then_resume(watched: Watched, api: httpx.AsyncClient) -> None:
+    page = watched.page
+    account = await register(api)
+    await sleeper_workflow(api, account, 0.1)
+    await sign_in(page, account)
+    schedule_id = await create_cron_schedule(page, "NY session")
+    await page.get_by_role("button", name="Pause").click()
+    await expect(page.locator("#action-result")).to_contain_text("needs a note")
+    await page.get_by_label("Why pause (required)").fill("holiday: markets closed")
+    await page.get_by_role("button", name="Pause").click()
+    await expect(page.locator("#pause-note-shown")).to_contain_text("holiday: markets closed")
+    await page.goto("/console/schedules")
+    row = page.locator(f'tr[data-schedule-id="{schedule_id}"]')
+    await expect(row).to_contain_text("paused")
+    await expect(row).to_contain_text("holiday: markets closed")
+    await accessible(page)
+    await page.goto(f"/console/schedules/{schedule_id}")
+    await page.get_by_role("button", name="Resume").click()
+    await expect(page.get_by_role("button", name="Pause")).to_be_visible()
+    await page.goto("/console/schedules")
+    await expect(row).to_contain_text("active")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / "console-schedules.png", full_page=True)
+
+
+async def test_trigger_and_watch_the_execution_complete_then_open_it(
+    watched: Watched, api: httpx.AsyncClient
+) -> None:
+    page = watched.page
+    account = await register(api)
+    await sleeper_workflow(api, account, 0.5)
+    await sign_in(page, account)
+    await create_cron_schedule(page, "Trigger me")
+    await page.get_by_role("button", name="Trigger now").click()
+    runs = page.locator("#runs tr")
+    await expect(runs).to_have_count(1)
+    await expect(runs.first).to_contain_text("completed", timeout=30_000)
+    await runs.first.get_by_role("link").click()
+    await page.wait_for_url(re.compile(r".*/console/executions/[0-9a-f-]{36}$"))
+    await expect(page.locator("#execution-status")).to_have_text("completed")
+    nodes = page.locator("details[data-node]")
+    await expect(nodes).to_have_count(3)
+    await expect(page.locator("svg.timeline rect")).to_have_count(3)
+    report = page.locator('details[data-node="report"]')
+    await report.locator("summary").click()
+    await expect(report.locator("pre").nth(1)).to_contain_text('"said": "done"')
+    await expect(page.locator("table.logs")).to_contain_text("execution completed")
+    await accessible(page)
+
+
+async def test_cancel_a_running_execution(watched: Watched, api: httpx.AsyncClient) -> None:
+    page = watched.page
+    account = await register(api)
+    workflow_id = await sleeper_workflow(api, account, 30)
+    run = await api.post(f"/api/v1/workflows/{workflow_id}/run", headers=account.headers)
+    execution_id = run.json()["id"]
+    await sign_in(page, account)
+    await page.goto(f"/console/executions/{execution_id}")
+    await expect(page.locator("#execution-status")).to_have_text("running", timeout=15_000)
+    await page.get_by_role("button", name="Cancel").click()
+    await expect(page.locator("#execution-status")).to_have_text("cancelled")
+    wait = page.locator('details[data-node="wait"]')
+    await expect(wait.locator("summary")).to_contain_text("cancelled")
+    assert await page.get_by_role("button", name="Cancel").count() == 0
+
+
+async def test_another_user_s_schedule_and_execution_are_out_of_reach(
+    watched: Watched, api: httpx.AsyncClient
+) -> None:
+    page = watched.page
+    owner = await register(api)
+    workflow_id = await sleeper_workflow(api, owner, 0.1)
+    created = await api.post(
+        "/api/v1/schedules",
+        json={"workflow_id": workflow_id, "name": "Owner's", "schedule_type": "interval",
+              "schedule_config": {"minutes": 15}, "timezone": "UTC"},
+        headers=owner.headers,
+    )  # fmt: skip
+    schedule_id = created.json()["id"]
+    run = await api.post(f"/api/v1/workflows/{workflow_id}/run", headers=owner.headers)
+    intruder = await register(api)
+    await sign_in(page, intruder)
+    for path in (
+        f"/console/schedules/{schedule_id}",
+        f"/console/schedules/{schedule_id}/edit",
+        f"/console/executions/{run.json()['id']}",
+    ):
+        response = await page.goto(path)
+        assert response is not None
+        assert response.status == 404, path
+        await expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+        await accessible(page)
+    await page.goto("/console/schedules")
+    await expect(page.locator(f'tr[data-schedule-id="{schedule_id}"]')).to_have_count(0)
+    # The session cookie alone cannot change anything: the API wants the page's CSRF token.
+    refused = await page.evaluate(
+        """async (path) => (await fetch(path, {method: "POST", credentials: "same-origin",
+             headers: {"Content-Type": "application/json"}, body: "{}"})).status""",
+        "/api/v1/schedules/preview",
+    )
+    assert refused == 403
