@@ -60,6 +60,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(marker)
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say plainly when the browser tests did not run, and how to make them run."""
+    if chromium_path() is None:
+        terminalreporter.write_line("")
+        terminalreporter.write_line(f"NOTE: {SKIP_REASON}.", yellow=True, bold=True)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

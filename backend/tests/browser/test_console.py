@@ -4,14 +4,16 @@ passes axe-core with no serious or critical violation and sends a strict CSP."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import Watched, register, sign_in, sleeper_workflow
+from tests.browser.conftest import Account, Watched, register, sign_in, sleeper_workflow
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "images"
 _axe = Axe()
@@ -223,3 +225,122 @@ async def test_another_user_s_schedule_and_execution_are_out_of_reach(
         "/api/v1/schedules/preview",
     )
     assert refused == 403
+
+
+async def _api_schedule(
+    api: httpx.AsyncClient, account: Account, workflow_id: str, **fields: object
+) -> str:
+    body = {"workflow_id": workflow_id, "name": "by API", "timezone": "UTC", **fields}
+    created = await api.post("/api/v1/schedules", json=body, headers=account.headers)
+    assert created.status_code == 201, created.text
+    made: str = created.json()["id"]
+    return made
+
+
+async def test_next_fire_times_mark_a_dst_change(watched: Watched, api: httpx.AsyncClient) -> None:
+    page = watched.page
+    account = await register(api)
+    workflow_id = await sleeper_workflow(api, account, 0.1)
+    schedule_id = await _api_schedule(
+        api, account, workflow_id, schedule_type="cron", timezone="America/New_York",
+        schedule_config={"cron_expression": "0 9 1 * *"},
+    )  # fmt: skip
+    await sign_in(page, account)
+    await page.goto(f"/console/schedules/{schedule_id}")
+    rows = page.locator("table.fires tbody tr")
+    await expect(rows).to_have_count(10)
+    marked = page.locator("table.fires tbody tr.dst")
+    # Ten monthly fires from December cross one change (March) or two (and November).
+    assert await marked.count() in (1, 2)
+    await expect(marked.first).to_contain_text("DST change")
+    await expect(marked.first).to_contain_text("09:00:00 (UTC-04:00)")
+
+
+async def test_edit_then_delete_then_restore(watched: Watched, api: httpx.AsyncClient) -> None:
+    page = watched.page
+    account = await register(api)
+    await sleeper_workflow(api, account, 0.1)
+    await sign_in(page, account)
+    schedule_id = await create_cron_schedule(page, "Edit me")
+    await page.get_by_role("link", name="Edit").click()
+    await page.wait_for_url(f"**/console/schedules/{schedule_id}/edit")
+    await accessible(page)
+    await expect(page.get_by_label("Cron expression")).to_have_value("30 9 * * 1-5")
+    await page.get_by_label("Name").fill("Edited")
+    await page.get_by_label("Cron expression").fill("45 14 * * 1-5")
+    await expect(page.locator("#preview-description")).to_contain_text("14:45")
+    await page.get_by_label("Max instances").fill("0")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#error-metadata-max_instances")).not_to_be_empty()
+    await page.get_by_label("Max instances").fill("2")
+    await page.get_by_role("button", name="Save").click()
+    await page.wait_for_url(f"**/console/schedules/{schedule_id}")
+    await expect(page.get_by_role("heading", name=re.compile("Edited"))).to_be_visible()
+    await expect(page.locator("#frequency")).to_contain_text("14:45")
+    stored = await api.get(f"/api/v1/schedules/{schedule_id}", headers=account.headers)
+    assert stored.json()["metadata"]["max_instances"] == 2
+    await page.get_by_role("button", name="Delete").click()
+    await expect(page.get_by_role("button", name="Restore")).to_be_visible()
+    await expect(page.locator("h1 .state")).to_have_text("deleted")
+    await page.get_by_role("button", name="Restore").click()
+    await expect(page.locator("h1 .state")).to_have_text("active")
+
+
+async def test_resuming_an_expired_schedule_shows_the_api_s_409_in_place(
+    watched: Watched, api: httpx.AsyncClient
+) -> None:
+    page = watched.page
+    account = await register(api)
+    workflow_id = await sleeper_workflow(api, account, 0.1)
+    run_date = (datetime.now(UTC) + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    schedule_id = await _api_schedule(
+        api, account, workflow_id, schedule_type="date", schedule_config={"run_date": run_date},
+        metadata={"misfire_grace_time": 0},
+    )  # fmt: skip
+    paused = await api.post(
+        f"/api/v1/schedules/{schedule_id}/pause", json={"note": "later"}, headers=account.headers
+    )
+    assert paused.status_code == 200, paused.text
+    await asyncio.sleep(3.5)  # the run date and its grace have passed: expired
+    await sign_in(page, account)
+    await expect(page.locator(f'tr[data-schedule-id="{schedule_id}"]')).to_contain_text("expired")
+    await page.goto(f"/console/schedules/{schedule_id}")
+    await page.get_by_role("button", name="Resume").click()
+    result = page.locator("#action-result")
+    await expect(result).to_be_visible()
+    await expect(result).to_contain_text("Cannot resume: the schedule can never fire")
+
+
+async def test_the_pause_action_works_from_the_keyboard(
+    watched: Watched, api: httpx.AsyncClient
+) -> None:
+    page = watched.page
+    account = await register(api)
+    await sleeper_workflow(api, account, 0.1)
+    await sign_in(page, account)
+    await create_cron_schedule(page, "Keys only")
+    note = page.get_by_label("Why pause (required)")
+    await note.focus()
+    await page.keyboard.type("maintenance window")
+    await page.keyboard.press("Tab")
+    focused = await page.evaluate("() => document.activeElement.textContent")
+    assert focused == "Pause"
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#pause-note-shown")).to_contain_text("maintenance window")
+
+
+async def test_the_schedules_list_refreshes_itself(
+    watched: Watched, api: httpx.AsyncClient
+) -> None:
+    page = watched.page
+    account = await register(api)
+    workflow_id = await sleeper_workflow(api, account, 0.1)
+    await sign_in(page, account)
+    await page.evaluate("() => { window.notReloaded = true; }")
+    schedule_id = await _api_schedule(
+        api, account, workflow_id, schedule_type="interval", schedule_config={"minutes": 15}
+    )
+    row = page.locator(f'tr[data-schedule-id="{schedule_id}"]')
+    await expect(row).to_contain_text("Every 15 minutes", timeout=15_000)
+    await expect(row.locator("time")).to_contain_text("in ")
+    assert await page.evaluate("() => window.notReloaded") is True
