@@ -37,6 +37,7 @@ from app.schedules import service as schedules
 from app.schedules.schemas import ExecutionRead, ScheduleRead
 from app.timing.zones import zone_names
 from app.users import service as users
+from app.users.router import account_key
 from app.users.schemas import UserCreate
 from app.workflows import service as workflows
 
@@ -170,6 +171,7 @@ async def login(
     limits: RateLimits = request.app.state.rate_limits
     try:
         await limits.hit(limits.login_per_address, "login", client_address(request))
+        await limits.hit(limits.login_per_account, "login-account", account_key(email))
         user = await users.authenticate(session, email, password)
     except ApiError as exc:
         return _form_page(request, "login.html", {**context, "error": exc.message},
@@ -283,9 +285,12 @@ async def schedules_page(
 ) -> HTMLResponse:
     """Every schedule of the viewer: filters, pages; its rows refresh themselves."""
     state = state if state in views.STATES else None
-    items, next_cursor, names = await _schedule_rows(
-        connection, session, viewer, workflow_id, state, schedule_type, cursor
-    )
+    try:
+        items, next_cursor, names = await _schedule_rows(
+            connection, session, viewer, workflow_id, state, schedule_type, cursor
+        )
+    except NotFoundError:  # a workflow filter that is not the viewer's
+        return not_found(request, viewer)
     context = {
         "viewer": viewer, "items": items, "next_cursor": next_cursor, "workflows": names,
         "filters": {"workflow_id": workflow_id, "state": state, "schedule_type": schedule_type},

@@ -344,3 +344,28 @@ async def test_the_schedules_list_refreshes_itself(
     await expect(row).to_contain_text("Every 15 minutes", timeout=15_000)
     await expect(row.locator("time")).to_contain_text("in ")
     assert await page.evaluate("() => window.notReloaded") is True
+
+
+async def test_a_cron_schedule_written_as_fields(watched: Watched, api: httpx.AsyncClient) -> None:
+    page = watched.page
+    account = await register(api)
+    await sleeper_workflow(api, account, 0.1)
+    await sign_in(page, account)
+    await page.goto("/console/schedules/new")
+    await page.get_by_label("Name").fill("NY session sweep")
+    await page.get_by_label("fields (APScheduler style)").check()
+    await expect(page.get_by_label("Cron expression")).to_be_hidden()
+    await page.get_by_label("minute", exact=True).fill("*/15")
+    await page.get_by_label("hour", exact=True).fill("9-15")
+    await page.get_by_label("day of week", exact=True).fill("mon-fri")
+    await page.get_by_label("Time zone").fill("America/New_York")
+    times = page.locator("#preview-times li")
+    await expect(times.first).to_contain_text(re.compile(r"(09|1[0-5]):(00|15|30|45):00-0[45]:00"))
+    await accessible(page)
+    await page.get_by_role("button", name="Create schedule").click()
+    await page.wait_for_url(re.compile(r".*/console/schedules/[0-9a-f-]{36}$"))
+    schedule_id = page.url.rsplit("/", 1)[1]
+    stored = await api.get(f"/api/v1/schedules/{schedule_id}", headers=account.headers)
+    assert stored.json()["schedule_config"] == {
+        "minute": "*/15", "hour": "9-15", "day_of_week": "mon-fri"
+    }  # fmt: skip

@@ -9,16 +9,27 @@
   const value = (id) => document.getElementById(id)?.value.trim() ?? "";
   const kind = () => form.querySelector('input[name="schedule_type"]:checked').value;
 
+  const cronForm = () => form.querySelector('input[name="cron_form"]:checked')?.value ?? "expression";
+  const CRON_FIELDS = ["second", "minute", "hour", "day", "month", "day_of_week", "week", "year"];
+
   function showKind() {
     for (const part of form.querySelectorAll("[data-kind]")) {
       part.hidden = part.dataset.kind !== kind();
+    }
+    for (const part of form.querySelectorAll("[data-cron-form]")) {
+      part.hidden = part.dataset.cronForm !== cronForm();
     }
   }
 
   function definition() {
     const config = {};
-    if (kind() === "cron") {
+    if (kind() === "cron" && cronForm() === "expression") {
       config.cron_expression = value("cron_expression");
+    } else if (kind() === "cron") {
+      for (const field of CRON_FIELDS) {
+        const given = value(`cron-${field}`);
+        if (given !== "") config[field] = /^\d+$/.test(given) ? Number(given) : given;
+      }
     } else if (kind() === "interval") {
       for (const unit of ["weeks", "days", "hours", "minutes", "seconds"]) {
         const given = value(`interval-${unit}`);
