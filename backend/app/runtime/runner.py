@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -90,6 +91,10 @@ class Run:
     node_runs: dict[str, uuid.UUID] = field(default_factory=dict)
     # Node runs completed since the last write: (id, retry count, output, log message).
     ends: list[tuple[uuid.UUID, int, dict[str, Any], str]] = field(default_factory=list)
+    # The start of the walk, worked out and written by the claim: the I/O nodes to start
+    # (the first EXECUTION_NODE_CONCURRENCY of them already recorded running), and the node
+    # runs left to write (none once written).
+    first: tuple[list[tuple[NodeSpec, dict[str, Any]]], list[NodeRecord]] | None = None
     # Fails with ExecutionLostError or AbandonedError when the run is to stop.
     stopped: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -232,14 +237,73 @@ class ExecutionRunner:
                     await store.end_execution(connection, execution.id, "failed", error=error)
                     ended.append(("failed", started_at))
                     continue
-                runs[execution.id] = _run_of(
-                    execution, workflow, token=tokens[execution.id], attempt=attempt,
+
+                build = functools.partial(
+                    _run_of, execution, workflow, token=tokens[execution.id], attempt=attempt,
                     started_at=started_at, graph=graph, refs=usable, earlier=earlier,
                 )  # fmt: skip
+                runs[execution.id] = await self._first_wave(build)
+            finished = await self._write_first_waves(connection, list(runs.values()))
+        ended += [("completed", run.started_at) for run in finished]
+        for run in finished:
+            runs.pop(run.execution.id)
         for status, began in ended:
             _finished(status, began)
         # One run per execution, given to the first of its callers.
         return [runs.pop(execution_id, None) for execution_id in execution_ids]
+
+    async def _first_wave(self, build: Callable[[], Run]) -> Run:
+        """A claimed run with the start of its walk worked out (pure nodes run, the first
+        I/O nodes to start), so that the claim's transaction writes it too. A pure node
+        that fails here is left to the walk, which fails the run its usual way."""
+        run = build()
+        records: list[NodeRecord] = []
+        try:
+            calls = await self._advance(run, run.walk.roots(), records)
+        except NodeError:
+            return build()
+        run.first = (calls, records)
+        return run
+
+    async def _write_first_waves(self, connection: AsyncConnection, runs: list[Run]) -> list[Run]:
+        """Write the first wave of each run (those of only pure nodes end here, completed);
+        the runs that ended."""
+        writes: list[store.WalkWrite] = []
+        for run in runs:
+            if run.first is None:
+                continue
+            calls, records = run.first
+            begins = [(node.id, node_input) for node, node_input in calls[: self._node_slots]]
+            end = None
+            if not calls and not run.walk.undecided():
+                output = {name: run.outputs[name] for name in run.walk.leaves()}
+                end = ("completed", output, None, "info", "execution completed")
+            writes.append(
+                store.WalkWrite(
+                    run.execution.id,
+                    run.token,
+                    run.attempt,
+                    records=list(records),
+                    begins=begins,
+                    end=end,
+                )
+            )
+        if not writes:
+            return []
+        began = await store.write_walks(connection, writes)
+        finished: list[Run] = []
+        for write, started in zip(writes, began, strict=True):
+            run = next(run for run in runs if run.execution.id == write.execution_id)
+            if started is None:  # cannot be: the claim holds the row; walk as usual then
+                run.first = None
+                continue
+            run.first[1].clear()  # type: ignore[index]
+            for node, _ in run.first[0][: self._node_slots]:  # type: ignore[index]
+                run.started.add(node.name)
+                run.node_runs[node.name] = started[node.id]
+            if write.end is not None:
+                finished.append(run)
+        return finished
 
     async def _within_max_instances(
         self,
@@ -311,17 +375,21 @@ class ExecutionRunner:
         slots = asyncio.Semaphore(self._node_slots)
         tasks: dict[asyncio.Task[NodeResult], str] = {}
         records: list[NodeRecord] = []
-        ready = run.walk.roots()
+        ready = [] if run.first is not None else run.walk.roots()
         try:
-            while ready or tasks:
-                calls = await self._advance(run, ready, records)
+            while ready or tasks or run.first is not None:
+                if run.first is not None:  # the claim worked out and wrote the first wave
+                    (calls, records), run.first = run.first, None
+                else:
+                    calls = await self._advance(run, ready, records)
                 if not calls and not tasks:
                     break
                 # Those that get a slot now are recorded running with the wave's other
                 # node runs, in one transaction and in start order; the rest when they do.
                 free = max(0, self._node_slots - len(tasks))
-                if calls[:free]:
-                    await self._begin(run, calls[:free], records)
+                unbegun = [call for call in calls[:free] if call[0].name not in run.node_runs]
+                if unbegun:
+                    await self._begin(run, unbegun, records)
                 else:
                     await self._flush(run, records)
                 for node, node_input in calls:

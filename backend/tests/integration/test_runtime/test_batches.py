@@ -207,3 +207,82 @@ async def test_an_execution_deleted_mid_run_leaves_the_others_in_its_batch_runni
             execution = await wait_for(api, user, one, limit=5)
             assert execution["status"] == "completed", execution
             assert await _node_statuses(committed_db, one) == ["start:completed", "nap:completed"]
+
+
+async def _logs(db: AsyncEngine, execution_id: str) -> list[str]:
+    async with db.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT message FROM execution_logs WHERE workflow_execution_id = :id "
+                "ORDER BY timestamp, id"
+            ),
+            {"id": execution_id},
+        )
+        return [row[0] for row in rows]
+
+
+async def test_a_workflow_of_pure_nodes_is_claimed_run_and_completed_together(
+    api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings
+) -> None:
+    user = await login(api)
+    workflow_id = await workflow(
+        api, user,
+        [TRIGGER,
+         {"name": "size", "node_type": "condition",
+          "config": {"branches": [{"name": "big", "when": "trigger.input.n > `2`"}],
+                     "default": "small"}},
+         {"name": "shape", "node_type": "adapter",
+          "config": {"mapping": {"n": "trigger.input.n", "seen": "nodes.size.branch"}}}],
+        [{"source": "start", "target": "size"},
+         {"source": "size", "target": "shape", "source_handle": "big"}],
+    )  # fmt: skip
+    ids = []
+    for n in (1, 5):
+        response = await api.post(
+            f"/api/v1/workflows/{workflow_id}/run", json={"input": {"n": n}}, headers=user
+        )
+        ids.append(response.json()["id"])
+
+    await _run_all(settings, committed_db, ids)
+
+    small, big = [await wait_for(api, user, one, limit=5) for one in ids]
+    assert small["status"] == big["status"] == "completed"
+    assert big["output_data"] == {"shape": {"n": 5, "seen": "big"}}
+    assert await _node_statuses(committed_db, ids[0]) == [
+        "start:completed", "size:completed", "shape:skipped"
+    ]  # fmt: skip
+    assert await _node_statuses(committed_db, ids[1]) == [
+        "start:completed", "size:completed", "shape:completed"
+    ]  # fmt: skip
+    assert await _logs(committed_db, ids[1]) == ["execution started", "execution completed"]
+    assert big["started_at"] <= big["ended_at"]
+
+
+async def test_a_pure_node_failing_at_the_head_of_the_walk_fails_its_execution_only(
+    api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings
+) -> None:
+    user = await login(api)
+    workflow_id = await workflow(
+        api, user,
+        [TRIGGER,
+         {"name": "shape", "node_type": "adapter",
+          "config": {"mapping": {"size": "abs(trigger.input.n)"}}}],
+        [{"source": "start", "target": "shape"}],
+    )  # fmt: skip
+    good = await api.post(
+        f"/api/v1/workflows/{workflow_id}/run", json={"input": {"n": -3}}, headers=user
+    )
+    bad = await api.post(
+        f"/api/v1/workflows/{workflow_id}/run", json={"input": {"n": "three"}}, headers=user
+    )
+    ids = [good.json()["id"], bad.json()["id"]]
+
+    await _run_all(settings, committed_db, ids)
+
+    fine = await wait_for(api, user, ids[0], limit=5)
+    failed = await wait_for(api, user, ids[1], limit=5)
+    assert fine["status"] == "completed"
+    assert fine["output_data"] == {"shape": {"size": 3}}
+    assert failed["status"] == "failed"
+    assert failed["error_message"].startswith("node shape failed:")
+    assert await _node_statuses(committed_db, ids[1]) == ["start:completed", "shape:failed"]
