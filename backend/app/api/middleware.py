@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import error_response
+from app.core.security import SESSION_COOKIE
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -13,6 +14,8 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
 ]
 NO_STORE = (b"cache-control", b"no-store")
+# The console's session cookie is a credential too (app.core.security.SESSION_COOKIE).
+SESSION_COOKIE_BYTES = SESSION_COOKIE.encode() + b"="
 
 
 class RequestBodyLimit:
@@ -72,7 +75,8 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, max_bytes: int) ->
 
 class SecurityHeaders:
     """nosniff, no referrer and no framing on every response; `Cache-Control: no-store`
-    on answers to requests that carry credentials, so no cache keeps a user's data."""
+    on answers to requests that carry credentials (a bearer token or the console's session
+    cookie), so no cache keeps a user's data."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -82,13 +86,16 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        credentialed = any(name == b"authorization" for name, _ in scope["headers"])
+        credentialed = any(
+            name == b"authorization" or (name == b"cookie" and SESSION_COOKIE_BYTES in value)
+            for name, value in scope["headers"]
+        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.extend(SECURITY_HEADERS)
-                if credentialed:
+                if credentialed and not any(name == NO_STORE[0] for name, _ in headers):
                     headers.append(NO_STORE)
                 message = {**message, "headers": headers}
             await send(message)

@@ -6,18 +6,23 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.deps import LiveUsers, ReadConnectionDep, ReadSessionDep, SessionDep, SettingsDep
-from app.api.errors import ApiError, NotFoundError
+from app.api.errors import ApiError, InvalidInputError, NotFoundError
+from app.api.pagination import MAX_LIMIT
 from app.api.rate_limits import RateLimits, client_address
 from app.console import views
 from app.core.clock import utc_now
@@ -43,6 +48,7 @@ from app.workflows import service as workflows
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["pretty"] = views.pretty_json
 # No inline script or style anywhere: scripts and styles come from /console/static.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -50,6 +56,7 @@ CONTENT_SECURITY_POLICY = (
 )
 # The pre-session CSRF token of the sign-in and registration forms (double submit).
 FORM_COOKIE = "pt_form"
+FORM_TOKEN_LENGTH = 43  # secrets.token_urlsafe(32)
 PAGE_SIZE = 25
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -58,9 +65,10 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 class SignInRequiredError(Exception):
     """The page needs a signed-in user: the answer is a redirect to the sign-in page."""
 
-    def __init__(self, next_path: str) -> None:
+    def __init__(self, next_path: str, *, fragment: bool = False) -> None:
         super().__init__(next_path)
         self.next_path = next_path
+        self.fragment = fragment
 
 
 class Viewer:
@@ -81,7 +89,10 @@ async def current_viewer(request: Request, settings: SettingsDep) -> Viewer:
         or user_id is None
         or not await live_users.is_live(request.app.state.read_database, user_id)
     ):
-        raise SignInRequiredError(request.url.path)
+        if request.query_params.get("fragment") == "true":  # a page's script asking
+            raise SignInRequiredError("", fragment=True)
+        query = f"?{request.url.query}" if request.url.query else ""
+        raise SignInRequiredError(request.url.path + query)
     return Viewer(Principal(user_id), csrf_token_for(cookie, settings.jwt_secret_value))
 
 
@@ -103,6 +114,13 @@ def not_found(request: Request, viewer: Viewer) -> HTMLResponse:
     return page(request, "not_found.html", {"viewer": viewer}, status_code=404)
 
 
+def error_page(request: Request, status_code: int) -> HTMLResponse:
+    """A console address that is not there (404), does not parse (422) or takes no such
+    method (405): a page, not the API's JSON."""
+    return page(request, "error.html", {"viewer": None, "status": status_code},
+                status_code=status_code)  # fmt: skip
+
+
 def _safe_next(next_path: str | None) -> str:
     """Where to go after signing in: a console path only (no open redirect)."""
     if next_path and next_path.startswith("/console/") and "//" not in next_path:
@@ -117,25 +135,34 @@ def _signed_in(
     token = create_access_token(user_id, settings.jwt_secret_value, lifetime)
     response.set_cookie(
         SESSION_COOKIE, token, max_age=int(lifetime.total_seconds()), path="/",
-        httponly=True, samesite="strict", secure=request.url.scheme == "https",
+        httponly=True, samesite="strict", secure=_secure(request, settings),
     )  # fmt: skip
     response.delete_cookie(FORM_COOKIE, path="/console")
+
+
+def _secure(request: Request, settings: Settings) -> bool:
+    """Cookies are Secure over HTTPS, and always outside development (behind a TLS proxy
+    the app may see plain HTTP; browsers accept Secure cookies from loopback too)."""
+    return request.url.scheme == "https" or settings.environment != "development"
 
 
 def _form_page(
     request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
 ) -> HTMLResponse:
     """A sign-in or registration page, with its pre-session CSRF token."""
-    token = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
+    settings: Settings = request.app.state.settings
+    token = request.cookies.get(FORM_COOKIE) or ""
+    if len(token) < FORM_TOKEN_LENGTH:
+        token = secrets.token_urlsafe(32)
     response = page(request, name, {**context, "csrf": token}, status_code=status_code)
     response.set_cookie(FORM_COOKIE, token, path="/console", httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")  # fmt: skip
+                        secure=_secure(request, settings))  # fmt: skip
     return response
 
 
 def _form_token_ok(request: Request, given: str) -> bool:
-    expected = request.cookies.get(FORM_COOKIE)
-    return expected is not None and secrets.compare_digest(expected, given)
+    expected = request.cookies.get(FORM_COOKIE) or ""
+    return len(expected) >= FORM_TOKEN_LENGTH and secrets.compare_digest(expected, given)
 
 
 # -- signing in and out --------------------------------------------------------------------
@@ -265,10 +292,17 @@ async def _schedule_rows(
 
 
 async def _workflow_names(session: ReadSessionDep, viewer: Viewer) -> dict[uuid.UUID, str]:
-    rows, _ = await workflows.list_page(
-        session, viewer.principal, include_deleted=False, is_active=None, cursor=None, limit=100
-    )
-    return {workflow.id: workflow.name for workflow in rows}
+    """The names of all the viewer's live workflows (for the filter and the form)."""
+    names: dict[uuid.UUID, str] = {}
+    cursor: str | None = None
+    while True:
+        rows, cursor = await workflows.list_page(
+            session, viewer.principal, include_deleted=False, is_active=None, cursor=cursor,
+            limit=MAX_LIMIT,
+        )  # fmt: skip
+        names.update((workflow.id, workflow.name) for workflow in rows)
+        if cursor is None:
+            return names
 
 
 @router.get("/schedules")
@@ -291,11 +325,15 @@ async def schedules_page(
         )
     except NotFoundError:  # a workflow filter that is not the viewer's
         return not_found(request, viewer)
+    except InvalidInputError:  # a page marker that is not one
+        return error_page(request, 422)
     context = {
         "viewer": viewer, "items": items, "next_cursor": next_cursor, "workflows": names,
         "filters": {"workflow_id": workflow_id, "state": state, "schedule_type": schedule_type},
         "states": views.STATES, "types": [kind.value for kind in ScheduleType],
-        "query": request.url.query,
+        "query": urlencode({key: value for key, value in (
+            ("workflow_id", workflow_id), ("state", state), ("schedule_type", schedule_type),
+            ("cursor", cursor)) if value}),
     }  # fmt: skip
     return page(request, "_rows.html" if fragment else "schedules.html", context)
 
@@ -386,6 +424,30 @@ def install_console(app: FastAPI) -> None:
 
     async def sign_in_first(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SignInRequiredError)
-        return RedirectResponse(f"/console/login?next={exc.next_path}", status_code=303)
+        if exc.fragment:  # the page's script reloads, which leads to the sign-in page
+            return Response("sign in again", status_code=401)
+        return RedirectResponse(f"/console/login?{urlencode({'next': exc.next_path})}",
+                                status_code=303)  # fmt: skip
 
     app.add_exception_handler(SignInRequiredError, sign_in_first)
+    # The API's own answers elsewhere; a console path that is not there, or whose address
+    # does not parse, answers a page.
+    api_handlers: dict[type[Exception], Any] = {
+        kind: app.exception_handlers[kind]
+        for kind in (StarletteHTTPException, RequestValidationError)
+    }
+
+    def console_or_api(kind: type[Exception]) -> Callable[[Request, Exception], Any]:
+        async def handle(request: Request, exc: Exception) -> Response:
+            path = request.url.path
+            if path.startswith("/console") and not path.startswith("/console/static/"):
+                status = 422 if kind is RequestValidationError else getattr(exc, "status_code", 500)
+                if status in (404, 405, 422):
+                    return error_page(request, status)
+            answer: Response = await api_handlers[kind](request, exc)
+            return answer
+
+        return handle
+
+    for kind in api_handlers:
+        app.add_exception_handler(kind, console_or_api(kind))

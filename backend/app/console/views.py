@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -97,3 +98,8 @@ def duration(started: datetime | None, ended: datetime | None) -> str:
         return f"{seconds:.2f} s"
     minutes, rest = divmod(int(seconds), 60)
     return f"{minutes} min {rest} s"
+
+
+def pretty_json(value: Any, indent: int | None = 2) -> str:
+    """JSON as people read it: indented, characters as they are (the page escapes HTML)."""
+    return json.dumps(value, indent=indent or None, ensure_ascii=False, sort_keys=False)

@@ -67,8 +67,10 @@ CSRF_FORM_FIELD = "csrf_token"
 
 
 def csrf_token_for(session_token: str, secret: str) -> str:
-    """The CSRF token bound to one session (an HMAC of it: nothing to store)."""
-    return hmac.new(secret.encode(), b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()
+    """The CSRF token bound to one session (an HMAC of it, under a key derived from the
+    signing secret for this use only: nothing to store)."""
+    key = hmac.new(secret.encode(), b"pastetrader csrf key", hashlib.sha256).digest()
+    return hmac.new(key, session_token.encode(), hashlib.sha256).hexdigest()
 
 
 def csrf_matches(session_token: str, given: str | None, secret: str) -> bool:

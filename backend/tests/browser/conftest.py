@@ -226,7 +226,7 @@ async def sleeper_workflow(
                 {"name": "wait", "node_type": "tool", "tool_id": sleep,
                  "config": {"parameters": {"seconds": seconds}}},
                 {"name": "report", "node_type": "tool", "tool_id": echo,
-                 "config": {"parameters": {"said": "done"}}},
+                 "config": {"parameters": {"said": "완료 <done> & 'ok'"}}},
             ],
             "edges": [{"source": "start", "target": "wait"},
                       {"source": "wait", "target": "report"}],

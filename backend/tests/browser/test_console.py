@@ -63,13 +63,14 @@ async def test_sign_in_shows_the_schedules_page_with_a_strict_csp(
     session = next(cookie for cookie in cookies if cookie["name"] == "pt_session")
     assert session["httpOnly"] is True
     assert session["sameSite"] == "Strict"
+    assert session["secure"] is True  # the live server runs as in production
     assert await page.evaluate("() => Object.keys(localStorage).length") == 0
     await expect(page.get_by_role("heading", name="Schedules")).to_be_visible()
     await accessible(page)
     await page.get_by_role("button", name="Sign out").click()
     await page.wait_for_url("**/console/login")
     await page.goto("/console/schedules")
-    await page.wait_for_url(re.compile(r".*/console/login\?next=/console/schedules$"))
+    await page.wait_for_url(re.compile(r".*/console/login\?next=%2Fconsole%2Fschedules$"))
 
 
 async def test_create_a_cron_schedule_in_seoul_with_a_live_preview(
@@ -169,7 +170,7 @@ async def test_trigger_and_watch_the_execution_complete_then_open_it(
     await expect(page.locator("svg.timeline rect")).to_have_count(3)
     report = page.locator('details[data-node="report"]')
     await report.locator("summary").click()
-    await expect(report.locator("pre").nth(1)).to_contain_text('"said": "done"')
+    await expect(report.locator("pre").nth(1)).to_contain_text('"said": "완료 <done> & \'ok\'"')
     await expect(page.locator("table.logs")).to_contain_text("execution completed")
     await accessible(page)
 
@@ -369,3 +370,14 @@ async def test_a_cron_schedule_written_as_fields(watched: Watched, api: httpx.As
     assert stored.json()["schedule_config"] == {
         "minute": "*/15", "hour": "9-15", "day_of_week": "mon-fri"
     }  # fmt: skip
+
+
+async def test_a_list_whose_session_ended_goes_back_to_sign_in(
+    watched: Watched, api: httpx.AsyncClient
+) -> None:
+    page = watched.page
+    account = await register(api)
+    await sign_in(page, account)
+    await page.context.clear_cookies()  # signed out elsewhere, or the session expired
+    await page.wait_for_url(re.compile(r".*/console/login\?next=.*"), timeout=15_000)
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

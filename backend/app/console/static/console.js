@@ -71,7 +71,13 @@ const Console = (() => {
     const body = document.querySelector("[data-refresh-url]");
     if (!body) return;
     setInterval(async () => {
-      const response = await fetch(body.dataset.refreshUrl, { credentials: "same-origin" });
+      const response = await fetch(body.dataset.refreshUrl, {
+        credentials: "same-origin", redirect: "manual",
+      });
+      if (response.status === 401 || response.type === "opaqueredirect") {
+        location.reload(); // the session ended: the page leads to the sign-in form
+        return;
+      }
       if (!response.ok) return;
       const html = await response.text();
       const template = document.createElement("template");
