@@ -54,6 +54,11 @@ async def test_sign_in_shows_the_schedules_page_with_a_strict_csp(
     assert "style-src 'self'" in policy
     assert "unsafe-inline" not in policy
     await accessible(page)
+    await page.goto("/console/register")
+    await accessible(page)
+    await page.goto("/console/no-such-page")
+    await accessible(page)
+    await page.goto("/console/login")
     await page.get_by_label("Email").fill(account.email)
     await page.get_by_label("Password").fill("not the password")
     await page.get_by_role("button", name="Sign in").click()
