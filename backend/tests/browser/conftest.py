@@ -244,3 +244,12 @@ async def sign_in(page: Page, account: Account) -> None:
     await page.get_by_label("Password").fill(account.password)
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url("**/console/schedules")
+
+
+async def trader(page: Page, api: httpx.AsyncClient, nap: float = 0.1) -> tuple[Account, str]:
+    """A new user with a workflow (`sleeper_workflow` of `nap` seconds), signed in to the
+    console on `page`; the account and the workflow's id."""
+    account = await register(api)
+    workflow_id = await sleeper_workflow(api, account, nap)
+    await sign_in(page, account)
+    return account, workflow_id

@@ -13,7 +13,14 @@ import httpx
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import Account, Watched, register, sign_in, sleeper_workflow
+from tests.browser.conftest import (
+    Account,
+    Watched,
+    register,
+    sign_in,
+    sleeper_workflow,
+    trader,
+)
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "images"
 _axe = Axe()
@@ -82,9 +89,7 @@ async def test_create_a_cron_schedule_in_seoul_with_a_live_preview(
     watched: Watched, api: httpx.AsyncClient
 ) -> None:
     page = watched.page
-    account = await register(api)
-    await sleeper_workflow(api, account, 0.1)
-    await sign_in(page, account)
+    _account, _ = await trader(page, api, 0.1)
     await page.goto("/console/schedules/new")
     await accessible(page)
     await page.get_by_label("Name").fill("KOSPI open")
@@ -114,9 +119,7 @@ async def test_a_bad_expression_shows_the_reason_and_saves_nothing(
     watched: Watched, api: httpx.AsyncClient
 ) -> None:
     page = watched.page
-    account = await register(api)
-    await sleeper_workflow(api, account, 0.1)
-    await sign_in(page, account)
+    account, _ = await trader(page, api, 0.1)
     await page.goto("/console/schedules/new")
     await page.get_by_label("Name").fill("Broken")
     await page.get_by_label("Cron expression").fill("0 25 * * *")
@@ -132,9 +135,7 @@ async def test_a_bad_expression_shows_the_reason_and_saves_nothing(
 
 async def test_pause_with_a_note_then_resume(watched: Watched, api: httpx.AsyncClient) -> None:
     page = watched.page
-    account = await register(api)
-    await sleeper_workflow(api, account, 0.1)
-    await sign_in(page, account)
+    _account, _ = await trader(page, api, 0.1)
     schedule_id = await create_cron_schedule(page, "NY session")
     await page.get_by_role("button", name="Pause").click()
     await expect(page.locator("#action-result")).to_contain_text("needs a note")
@@ -159,9 +160,7 @@ async def test_trigger_and_watch_the_execution_complete_then_open_it(
     watched: Watched, api: httpx.AsyncClient
 ) -> None:
     page = watched.page
-    account = await register(api)
-    await sleeper_workflow(api, account, 0.5)
-    await sign_in(page, account)
+    _account, _ = await trader(page, api, 0.5)
     await create_cron_schedule(page, "Trigger me")
     await page.get_by_role("button", name="Trigger now").click()
     runs = page.locator("#runs tr")
@@ -264,9 +263,7 @@ async def test_next_fire_times_mark_a_dst_change(watched: Watched, api: httpx.As
 
 async def test_edit_then_delete_then_restore(watched: Watched, api: httpx.AsyncClient) -> None:
     page = watched.page
-    account = await register(api)
-    await sleeper_workflow(api, account, 0.1)
-    await sign_in(page, account)
+    account, _ = await trader(page, api, 0.1)
     schedule_id = await create_cron_schedule(page, "Edit me")
     await page.get_by_role("link", name="Edit").click()
     await page.wait_for_url(f"**/console/schedules/{schedule_id}/edit")
@@ -321,9 +318,7 @@ async def test_the_pause_action_works_from_the_keyboard(
     watched: Watched, api: httpx.AsyncClient
 ) -> None:
     page = watched.page
-    account = await register(api)
-    await sleeper_workflow(api, account, 0.1)
-    await sign_in(page, account)
+    _account, _ = await trader(page, api, 0.1)
     await create_cron_schedule(page, "Keys only")
     note = page.get_by_label("Why pause (required)")
     await note.focus()
@@ -339,9 +334,7 @@ async def test_the_schedules_list_refreshes_itself(
     watched: Watched, api: httpx.AsyncClient
 ) -> None:
     page = watched.page
-    account = await register(api)
-    workflow_id = await sleeper_workflow(api, account, 0.1)
-    await sign_in(page, account)
+    account, workflow_id = await trader(page, api, 0.1)
     await page.evaluate("() => { window.notReloaded = true; }")
     schedule_id = await _api_schedule(
         api, account, workflow_id, schedule_type="interval", schedule_config={"minutes": 15}
@@ -354,9 +347,7 @@ async def test_the_schedules_list_refreshes_itself(
 
 async def test_a_cron_schedule_written_as_fields(watched: Watched, api: httpx.AsyncClient) -> None:
     page = watched.page
-    account = await register(api)
-    await sleeper_workflow(api, account, 0.1)
-    await sign_in(page, account)
+    account, _ = await trader(page, api, 0.1)
     await page.goto("/console/schedules/new")
     await page.get_by_label("Name").fill("NY session sweep")
     await page.get_by_label("fields (APScheduler style)").check()

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.settings import Settings
@@ -246,3 +247,44 @@ def nodes_by_name(execution: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 TRIGGER = {"name": "start", "node_type": "trigger"}
+
+
+# -- runners driven by hand (an app with no worker) ----------------------------------------
+
+
+@pytest.fixture
+def settings(engine_database_url: str) -> Settings:
+    """Settings of an app with no worker: the test runs executions with runners of its own
+    (a module may define its own `settings` and `api`)."""
+    return runtime_settings(engine_database_url, worker_enabled=False)
+
+
+@pytest.fixture
+async def api(committed_db: AsyncEngine, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app with no worker."""
+    async with client_of(settings) as client:
+        yield client
+
+
+async def napper(api: httpx.AsyncClient, headers: Headers, seconds: float) -> str:
+    """A workflow start -> nap (builtin sleep of `seconds`); its id."""
+    sleep = await tool(api, headers, "builtin", {"name": "sleep"})
+    return await workflow(
+        api, headers,
+        [TRIGGER, {"name": "nap", "node_type": "tool", "tool_id": sleep,
+                   "config": {"parameters": {"seconds": seconds}}}],
+        [{"source": "start", "target": "nap"}],
+    )  # fmt: skip
+
+
+async def node_statuses(db: AsyncEngine, execution_id: str) -> list[str]:
+    """The execution's node runs as "name:status", in start order."""
+    async with db.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT n.name, ne.status FROM node_executions ne JOIN nodes n ON n.id = "
+                "ne.node_id WHERE ne.workflow_execution_id = :id ORDER BY ne.started_at"
+            ),
+            {"id": execution_id},
+        )
+        return [f"{name}:{status}" for name, status in rows]

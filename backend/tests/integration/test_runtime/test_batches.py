@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,46 +16,12 @@ from app.runtime.runner import ExecutionRunner
 from tests.integration.test_api.conftest import Headers, login
 from tests.integration.test_runtime.conftest import (
     TRIGGER,
-    client_of,
-    runtime_settings,
+    napper,
+    node_statuses,
     tool,
     wait_for,
     workflow,
 )
-
-
-@pytest.fixture
-def settings(engine_database_url: str) -> Settings:
-    return runtime_settings(engine_database_url, worker_enabled=False)
-
-
-@pytest.fixture
-async def api(committed_db: AsyncEngine, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An app with no worker: the tests run executions with a runner of their own."""
-    async with client_of(settings) as client:
-        yield client
-
-
-async def _napper(api: httpx.AsyncClient, user: Headers, seconds: float) -> str:
-    sleep = await tool(api, user, "builtin", {"name": "sleep"})
-    return await workflow(
-        api, user,
-        [TRIGGER, {"name": "nap", "node_type": "tool", "tool_id": sleep,
-                   "config": {"parameters": {"seconds": seconds}}}],
-        [{"source": "start", "target": "nap"}],
-    )  # fmt: skip
-
-
-async def _node_statuses(db: AsyncEngine, execution_id: str) -> list[str]:
-    async with db.connect() as connection:
-        rows = await connection.execute(
-            text(
-                "SELECT n.name, ne.status FROM node_executions ne JOIN nodes n ON n.id = "
-                "ne.node_id WHERE ne.workflow_execution_id = :id ORDER BY ne.started_at"
-            ),
-            {"id": execution_id},
-        )
-        return [f"{name}:{status}" for name, status in rows]
 
 
 async def _run_all(settings: Settings, db: AsyncEngine, ids: list[str], **options: float) -> None:
@@ -69,11 +33,30 @@ async def _run_all(settings: Settings, db: AsyncEngine, ids: list[str], **option
         )
 
 
+async def _napping_together(
+    api: httpx.AsyncClient, user: Headers, settings: Settings, db: AsyncEngine, count: int
+) -> tuple[list[str], asyncio.Task[None]]:
+    """`count` executions of a 1 s nap run by one runner whose watcher polls too slowly to
+    notice anything; returned once every one is napping, with the task running them."""
+    workflow_id = await napper(api, user, 1.0)
+    ids = [
+        (await api.post(f"/api/v1/workflows/{workflow_id}/run", headers=user)).json()["id"]
+        for _ in range(count)
+    ]
+    running = asyncio.create_task(_run_all(settings, db, ids, poll_seconds=30))
+    deadline = asyncio.get_running_loop().time() + 10
+    for one in ids:
+        while "nap:running" not in await node_statuses(db, one):
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.02)
+    return ids, running
+
+
 async def test_executions_of_one_schedule_claimed_together_keep_max_instances(
     api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings
 ) -> None:
     user = await login(api)
-    workflow_id = await _napper(api, user, 0.2)
+    workflow_id = await napper(api, user, 0.2)
     created = await api.post(
         "/api/v1/schedules",
         json={
@@ -110,24 +93,15 @@ async def test_a_cancel_among_executions_written_together_stops_only_that_one(
     """The watcher polls too slowly to see the cancel: the batched write of the cancelled
     run's end is what refuses it, and the other runs' writes in the same batch land."""
     user = await login(api)
-    workflow_id = await _napper(api, user, 1.0)
-    ids = [
-        (await api.post(f"/api/v1/workflows/{workflow_id}/run", headers=user)).json()["id"]
-        for _ in range(5)
-    ]
-    running = asyncio.create_task(_run_all(settings, committed_db, ids, poll_seconds=30))
+    ids, running = await _napping_together(api, user, settings, committed_db, 5)
     victim = ids[2]
-    deadline = asyncio.get_running_loop().time() + 10
-    while "nap:running" not in await _node_statuses(committed_db, victim):
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.02)
     cancelled = await api.post(f"/api/v1/executions/{victim}/cancel", headers=user)
     assert cancelled.status_code == 200, cancelled.text
     await running
 
     for one in ids:
         execution = await wait_for(api, user, one, limit=5)
-        statuses = await _node_statuses(committed_db, one)
+        statuses = await node_statuses(committed_db, one)
         if one == victim:
             assert execution["status"] == "cancelled"
             assert execution["output_data"] is None
@@ -183,17 +157,8 @@ async def test_an_execution_deleted_mid_run_leaves_the_others_in_its_batch_runni
     api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings
 ) -> None:
     user = await login(api)
-    workflow_id = await _napper(api, user, 1.0)
-    ids = [
-        (await api.post(f"/api/v1/workflows/{workflow_id}/run", headers=user)).json()["id"]
-        for _ in range(4)
-    ]
-    running = asyncio.create_task(_run_all(settings, committed_db, ids, poll_seconds=30))
+    ids, running = await _napping_together(api, user, settings, committed_db, 4)
     victim = ids[1]
-    deadline = asyncio.get_running_loop().time() + 10
-    while "nap:running" not in await _node_statuses(committed_db, victim):
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.02)
     async with committed_db.begin() as connection:  # by hand, as an operator might
         await connection.execute(
             text("DELETE FROM workflow_executions WHERE id = :id"), {"id": victim}
@@ -206,7 +171,7 @@ async def test_an_execution_deleted_mid_run_leaves_the_others_in_its_batch_runni
         if one != victim:
             execution = await wait_for(api, user, one, limit=5)
             assert execution["status"] == "completed", execution
-            assert await _node_statuses(committed_db, one) == ["start:completed", "nap:completed"]
+            assert await node_statuses(committed_db, one) == ["start:completed", "nap:completed"]
 
 
 async def _logs(db: AsyncEngine, execution_id: str) -> list[str]:
@@ -248,10 +213,10 @@ async def test_a_workflow_of_pure_nodes_is_claimed_run_and_completed_together(
     small, big = [await wait_for(api, user, one, limit=5) for one in ids]
     assert small["status"] == big["status"] == "completed"
     assert big["output_data"] == {"shape": {"n": 5, "seen": "big"}}
-    assert await _node_statuses(committed_db, ids[0]) == [
+    assert await node_statuses(committed_db, ids[0]) == [
         "start:completed", "size:completed", "shape:skipped"
     ]  # fmt: skip
-    assert await _node_statuses(committed_db, ids[1]) == [
+    assert await node_statuses(committed_db, ids[1]) == [
         "start:completed", "size:completed", "shape:completed"
     ]  # fmt: skip
     assert await _logs(committed_db, ids[1]) == ["execution started", "execution completed"]
@@ -285,4 +250,4 @@ async def test_a_pure_node_failing_at_the_head_of_the_walk_fails_its_execution_o
     assert fine["output_data"] == {"shape": {"size": 3}}
     assert failed["status"] == "failed"
     assert failed["error_message"].startswith("node shape failed:")
-    assert await _node_statuses(committed_db, ids[1]) == ["start:completed", "shape:failed"]
+    assert await node_statuses(committed_db, ids[1]) == ["start:completed", "shape:failed"]

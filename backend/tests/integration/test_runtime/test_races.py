@@ -16,49 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.core.settings import Settings
 from app.runtime.calls import Services
 from app.runtime.runner import ExecutionRunner
-from tests.integration.test_api.conftest import Headers, login
+from tests.integration.test_api.conftest import login
 from tests.integration.test_runtime.conftest import (
-    TRIGGER,
     client_of,
+    napper,
+    node_statuses,
     runtime_settings,
-    tool,
     wait_for,
-    workflow,
 )
-
-
-@pytest.fixture
-def settings(engine_database_url: str) -> Settings:
-    return runtime_settings(engine_database_url, worker_enabled=False)
-
-
-@pytest.fixture
-async def api(committed_db: AsyncEngine, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An app with no worker: the tests drive runners by hand."""
-    async with client_of(settings) as client:
-        yield client
-
-
-async def _sleeper(api: httpx.AsyncClient, user: Headers, seconds: float) -> str:
-    sleep = await tool(api, user, "builtin", {"name": "sleep"})
-    return await workflow(
-        api, user,
-        [TRIGGER, {"name": "nap", "node_type": "tool", "tool_id": sleep,
-                   "config": {"parameters": {"seconds": seconds}}}],
-        [{"source": "start", "target": "nap"}],
-    )  # fmt: skip
-
-
-async def _node_statuses(db: AsyncEngine, execution_id: str) -> list[str]:
-    async with db.connect() as connection:
-        rows = await connection.execute(
-            text(
-                "SELECT n.name, ne.status FROM node_executions ne JOIN nodes n ON n.id = "
-                "ne.node_id WHERE ne.workflow_execution_id = :id ORDER BY ne.started_at"
-            ),
-            {"id": execution_id},
-        )
-        return [f"{name}:{status}" for name, status in rows]
 
 
 async def _until(predicate: object, limit: float = 10.0) -> None:
@@ -75,7 +40,7 @@ async def test_cancelling_a_run_whose_worker_died_leaves_no_node_run_running(
     user cancels; the job is picked again and the claim sees `cancelled` and returns. No
     one ever ends the node run: it stays `running` forever."""
     user = await login(api)
-    workflow_id = await _sleeper(api, user, 30)
+    workflow_id = await napper(api, user, 30)
     execution_id = (await api.post(f"/api/v1/workflows/{workflow_id}/run", headers=user)).json()[
         "id"
     ]
@@ -86,7 +51,7 @@ async def test_cancelling_a_run_whose_worker_died_leaves_no_node_run_running(
         )
 
         async def napping() -> bool:
-            return "nap:running" in await _node_statuses(committed_db, execution_id)
+            return "nap:running" in await node_statuses(committed_db, execution_id)
 
         await _until(napping)
         dying.cancel()  # the worker is gone: no cleanup reaches the database
@@ -96,7 +61,7 @@ async def test_cancelling_a_run_whose_worker_died_leaves_no_node_run_running(
         assert cancelled.status_code == 200
         await ExecutionRunner(committed_db, services).run(uuid.UUID(execution_id))  # re-picked
 
-    assert await _node_statuses(committed_db, execution_id) == ["start:completed", "nap:cancelled"]
+    assert await node_statuses(committed_db, execution_id) == ["start:completed", "nap:cancelled"]
 
 
 async def test_a_cancel_noticed_by_the_node_runs_end_still_ends_the_node_run(
@@ -106,7 +71,7 @@ async def test_a_cancel_noticed_by_the_node_runs_end_still_ends_the_node_run(
     fenced out (status is no longer running), ExecutionLostError unwinds the walk, and the
     node run is left `running` under a cancelled execution."""
     user = await login(api)
-    workflow_id = await _sleeper(api, user, 1)
+    workflow_id = await napper(api, user, 1)
     execution_id = (await api.post(f"/api/v1/workflows/{workflow_id}/run", headers=user)).json()[
         "id"
     ]
@@ -116,14 +81,14 @@ async def test_a_cancel_noticed_by_the_node_runs_end_still_ends_the_node_run(
         running = asyncio.create_task(runner.run(uuid.UUID(execution_id)))
 
         async def napping() -> bool:
-            return "nap:running" in await _node_statuses(committed_db, execution_id)
+            return "nap:running" in await node_statuses(committed_db, execution_id)
 
         await _until(napping)
         cancelled = await api.post(f"/api/v1/executions/{execution_id}/cancel", headers=user)
         assert cancelled.status_code == 200
         await asyncio.wait_for(running, 10)
 
-    assert await _node_statuses(committed_db, execution_id) == ["start:completed", "nap:cancelled"]
+    assert await node_statuses(committed_db, execution_id) == ["start:completed", "nap:cancelled"]
 
 
 @pytest.fixture
@@ -144,13 +109,13 @@ async def test_a_healthy_run_whose_job_row_is_gone_is_not_taken_over_as_a_lost_o
     `updated_at` old (nothing refreshes it during a run) and hands it off: the healthy run is
     "recovered", its node run marked worker lost, its node run again, a loss counted."""
     user = await login(worker_api)
-    workflow_id = await _sleeper(worker_api, user, 6)
+    workflow_id = await napper(worker_api, user, 6)
     execution_id = (
         await worker_api.post(f"/api/v1/workflows/{workflow_id}/run", headers=user)
     ).json()["id"]
 
     async def napping() -> bool:
-        return "nap:running" in await _node_statuses(committed_db, execution_id)
+        return "nap:running" in await node_statuses(committed_db, execution_id)
 
     await _until(napping)
     async with committed_db.begin() as connection:  # what the superseded worker's log does
