@@ -8,7 +8,7 @@ PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check 
 # Runs a command against DATABASE_URL, or an embedded PostgreSQL when it is unset.
 WITH_DB := $(BIN)/python -m app.db.embedded --env-var DATABASE_URL --database pastetrader --
 
-.PHONY: install install-dev run worker test lint format typecheck migrate bench lock clean
+.PHONY: install install-dev run worker test lint format typecheck migrate bench screenshots lock clean
 
 # What `make run` needs (requirements.lock); the test, lint and bench tools come on top
 # (requirements-dev.lock), so a production install carries no test tools.
@@ -59,6 +59,10 @@ bench: install-dev
 	$(WITH_DB) $(BIN)/python backend/bench/scheduler.py $(ARGS)
 	$(WITH_DB) $(BIN)/python backend/bench/api.py
 	$(WITH_DB) $(BIN)/python backend/bench/runtime.py
+
+# The README's console screenshots, taken by the browser tests.
+screenshots: install-dev
+	UPDATE_SCREENSHOTS=1 $(BIN)/pytest -q backend/tests/browser/test_console.py -k "seoul or pause_with"
 
 lock: install-dev
 	$(BIN)/uv pip compile pyproject.toml --extra embedded --universal --python-version 3.11 --generate-hashes -o requirements.lock

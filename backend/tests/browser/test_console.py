@@ -5,6 +5,7 @@ passes axe-core with no serious or critical violation and sends a strict CSP."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,19 @@ from tests.browser.conftest import (
     trader,
 )
 
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "images"
+# The README's screenshots: taken on every run, kept in docs/images with UPDATE_SCREENSHOTS=1
+# (`make screenshots`), so that a test run leaves the working tree as it was.
+DOCS_IMAGES = Path(__file__).resolve().parents[3] / "docs" / "images"
+
+
+async def screenshot(page: Page, name: str, tmp_path: Path) -> None:
+    """A full-page screenshot: into docs/images when asked, else beside the test."""
+    folder = DOCS_IMAGES if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=folder / name, full_page=True)
+    assert (folder / name).stat().st_size > 10_000
+
+
 _axe = Axe()
 
 
@@ -86,7 +99,7 @@ async def test_sign_in_shows_the_schedules_page_with_a_strict_csp(
 
 
 async def test_create_a_cron_schedule_in_seoul_with_a_live_preview(
-    watched: Watched, api: httpx.AsyncClient
+    watched: Watched, api: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     page = watched.page
     _account, _ = await trader(page, api, 0.1)
@@ -111,8 +124,7 @@ async def test_create_a_cron_schedule_in_seoul_with_a_live_preview(
     await expect(fires).to_have_count(10)
     await expect(fires.first).to_contain_text("10:15:00 (UTC+09:00)")
     await accessible(page)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=SCREENSHOTS / "console-schedule.png", full_page=True)
+    await screenshot(page, "console-schedule.png", tmp_path)
 
 
 async def test_a_bad_expression_shows_the_reason_and_saves_nothing(
@@ -133,7 +145,9 @@ async def test_a_bad_expression_shows_the_reason_and_saves_nothing(
     assert listed.json()["items"] == []
 
 
-async def test_pause_with_a_note_then_resume(watched: Watched, api: httpx.AsyncClient) -> None:
+async def test_pause_with_a_note_then_resume(
+    watched: Watched, api: httpx.AsyncClient, tmp_path: Path
+) -> None:
     page = watched.page
     _account, _ = await trader(page, api, 0.1)
     schedule_id = await create_cron_schedule(page, "NY session")
@@ -152,8 +166,7 @@ async def test_pause_with_a_note_then_resume(watched: Watched, api: httpx.AsyncC
     await expect(page.get_by_role("button", name="Pause")).to_be_visible()
     await page.goto("/console/schedules")
     await expect(row).to_contain_text("active")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=SCREENSHOTS / "console-schedules.png", full_page=True)
+    await screenshot(page, "console-schedules.png", tmp_path)
 
 
 async def test_trigger_and_watch_the_execution_complete_then_open_it(
