@@ -34,6 +34,7 @@ from app.core.security import (
     csrf_matches,
     csrf_token_for,
     read_access_token,
+    same_text,
 )
 from app.core.settings import Settings
 from app.executions import service as executions
@@ -162,7 +163,7 @@ def _form_page(
 
 def _form_token_ok(request: Request, given: str) -> bool:
     expected = request.cookies.get(FORM_COOKIE) or ""
-    return len(expected) >= FORM_TOKEN_LENGTH and secrets.compare_digest(expected, given)
+    return len(expected) >= FORM_TOKEN_LENGTH and same_text(expected, given)
 
 
 # -- signing in and out --------------------------------------------------------------------

@@ -75,4 +75,10 @@ def csrf_token_for(session_token: str, secret: str) -> str:
 
 def csrf_matches(session_token: str, given: str | None, secret: str) -> bool:
     """True when `given` is the CSRF token of this session (compared in constant time)."""
-    return given is not None and hmac.compare_digest(csrf_token_for(session_token, secret), given)
+    return given is not None and same_text(csrf_token_for(session_token, secret), given)
+
+
+def same_text(expected: str, given: str) -> bool:
+    """`expected == given` in constant time, for any text (hmac.compare_digest refuses
+    strings with non-ASCII characters, which a hostile form or header may carry)."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))

@@ -172,3 +172,23 @@ async def test_the_list_s_script_is_told_when_the_session_is_gone(
 ) -> None:
     answer = await client.get("/console/schedules", params={"fragment": "true"})
     assert answer.status_code == 401
+
+
+async def test_tokens_with_characters_beyond_ascii_are_refused_not_a_500(
+    client: httpx.AsyncClient, api: httpx.AsyncClient
+) -> None:
+    account = await register(api)
+    form = await client.get("/console/login")
+    assert form.status_code == 200
+    refused = await client.post(
+        "/console/login",
+        data={"email": account.email, "password": account.password, "csrf_token": "é" * 43},
+    )
+    assert refused.status_code == 403
+    await _signed_in(client, account)
+    changed = await client.post(
+        "/api/v1/workflows", json={"name": "x"}, headers={"X-CSRF-Token": "é".encode("latin-1")}
+    )
+    assert changed.status_code == 403, changed.text
+    out = await client.post("/console/logout", data={"csrf_token": "ü" * 64})
+    assert out.status_code == 403
