@@ -291,14 +291,16 @@ class ExecutionRunner:
         if not writes:
             return []
         began = await store.write_walks(connection, writes)
+        by_id = {run.execution.id: run for run in runs}
         finished: list[Run] = []
         for write, started in zip(writes, began, strict=True):
-            run = next(run for run in runs if run.execution.id == write.execution_id)
-            if started is None:  # cannot be: the claim holds the row; walk as usual then
+            run = by_id[write.execution_id]
+            if run.first is None or started is None:  # cannot be: the claim holds the row
                 run.first = None
                 continue
-            run.first[1].clear()  # type: ignore[index]
-            for node, _ in run.first[0][: self._node_slots]:  # type: ignore[index]
+            calls, records = run.first
+            records.clear()
+            for node, _ in calls[: self._node_slots]:
                 run.started.add(node.name)
                 run.node_runs[node.name] = started[node.id]
             if write.end is not None:
