@@ -34,24 +34,32 @@ class GroupCommit(Generic[Item, Result]):
         serve: Callable[[Sequence[Item]], Awaitable[Sequence[Outcome[Result]]]],
         *,
         max_size: int = 64,
+        max_batches: int = 1,
     ) -> None:
         self._serve = serve
         self._max_size = max_size
+        self._max_batches = max_batches
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
-        self._server: asyncio.Task[None] | None = None
+        self._servers: set[asyncio.Task[None]] = set()
+        self._starting = 0  # servers that have not taken their first batch yet
 
     async def __call__(self, item: Item) -> Result:
         """`item`'s result, served with whatever else arrives meanwhile."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        if self._server is None or self._server.done():
-            self._server = asyncio.create_task(self._drain())
-        # A caller cancelled while waiting does not cancel the batch: its item may still be
-        # written (as a single call cancelled after its statement was sent may be).
-        return await asyncio.shield(future)
+        if not self._starting and len(self._servers) < self._max_batches:
+            self._starting += 1
+            server = asyncio.create_task(self._drain())
+            self._servers.add(server)
+            server.add_done_callback(self._servers.discard)
+        # A caller cancelled while waiting cancels only its future, not the batch: its item
+        # may still be written (as a single call cancelled after its statement was sent may
+        # be), and its outcome is dropped.
+        return await future
 
     async def _drain(self) -> None:
         await asyncio.sleep(0)  # let the callers woken with this one arrive
+        self._starting -= 1
         while self._waiting:
             batch = self._waiting[: self._max_size]
             del self._waiting[: self._max_size]

@@ -2,9 +2,10 @@
 
 The claim is one transaction: the schedule's row lock makes the max_instances check and
 the move to `running` atomic across workers; an execution found already `running` was
-left by a lost worker and is resumed as a new attempt. Each node run is then its own
-short transaction, fenced by the run token (store.py). A watcher polls the rows so that a
-cancel, or another worker taking over, stops this run within `poll_seconds`.
+left by a lost worker and is resumed as a new attempt. The walk's writes then go with
+those of the other runs in flight (batch.py), fenced by the run token (store.py). A
+watcher polls the rows so that a cancel, or another worker taking over, stops this run
+within `poll_seconds`.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core import metrics
 from app.core.clock import utc_now
@@ -113,16 +113,15 @@ class ExecutionRunner:
         node_concurrency: int = 8,
         poll_seconds: float = 1.0,
     ) -> None:
-        self._database = database
-        self._autocommit = database.execution_options(isolation_level="AUTOCOMMIT")
+        self._database = store.autocommit(database)
         self._services = services
         self._max_losses = max_losses
         self._node_slots = node_concurrency
         self._poll_seconds = poll_seconds
         self._graphs: OrderedDict[tuple[uuid.UUID, int], GraphShape] = OrderedDict()
         # Claims and walk writes of the executions in flight, written together.
-        self._claims = GroupCommit(self._claim_many)
-        self._writes = GroupCommit(self._write_many)
+        self._claims = GroupCommit(self._claim_many, max_batches=2)
+        self._writes = GroupCommit(self._write_many, max_batches=2)
         # The runs in flight, watched together by one task.
         self._live: dict[uuid.UUID, Run] = {}
         self._watcher: asyncio.Task[None] | None = None
@@ -147,13 +146,13 @@ class ExecutionRunner:
             )
         except AbandonedError:
             raise
-        except (DBAPIError, OSError) as exc:  # the database is away: give the run back
+        except store.DATABASE_ERRORS as exc:  # the database is away: give the run back
             logger.warning("execution %s: %s; handed back to the queue", run.execution.id, exc)
             raise AbandonedError from exc
         except Exception as exc:  # a defect of ours: fail the run rather than retry it forever
             logger.exception("execution %s failed inside the runtime", run.execution.id)
             error = f"the runtime failed: {type(exc).__name__}: {exc}"
-            async with self._database.begin() as connection:
+            async with store.connect(self._database, transaction=True) as connection:
                 ended = await store.end_execution(
                     connection, run.execution.id, "failed", token=run.token, error=error
                 )
@@ -182,8 +181,8 @@ class ExecutionRunner:
         """Claim executions in one transaction: for each, the run to walk, or None (it is
         not there, already finished, skipped for max_instances, or failed at once)."""
         ended: list[tuple[str, datetime | None]] = []  # counted once the claim commits
-        async with self._database.begin() as connection:
-            claimed = await store.lock_executions(connection, execution_ids)
+        async with store.connect(self._database, transaction=True) as connection:
+            claimed, now, refs = await store.lock_executions(connection, execution_ids)
             schedules = await store.lock_schedules(
                 connection,
                 [
@@ -208,34 +207,21 @@ class ExecutionRunner:
                     if earlier is not None:
                         starting.append((execution, workflow, execution.attempt + 1, earlier))
             tokens = {execution.id: uuid.uuid4() for execution, *_ in starting}
-            started = await store.start(
-                connection,
-                [
-                    (execution.id, tokens[execution.id], attempt,
-                     "execution started" if attempt == 1 else None)
-                    for execution, _, attempt, _ in starting
-                ],
-            )  # fmt: skip
             graphs = {
                 execution.id: await self._graph(connection, execution.workflow_id, workflow)
                 for execution, workflow, _, _ in starting
             }
-            refs = await store.read_refs(
-                connection,
-                [tool_id for graph in graphs.values() for tool_id in graph.tool_ids],
-                [agent_id for graph in graphs.values() for agent_id in graph.agent_ids],
-            )
             runs: dict[uuid.UUID, Run] = {}
+            cannot_run: list[tuple[uuid.UUID, str, datetime]] = []
             for execution, workflow, attempt, earlier in starting:
-                graph, started_at = graphs[execution.id], started[execution.id]
+                graph, started_at = graphs[execution.id], execution.started_at or now
                 usable = {
                     key: ref for key, ref in refs.items() if ref[8] == workflow.owner_id or ref[9]
                 }
                 problems = [*graph.problems, *_reference_problems(graph, usable)]
                 if problems:
                     error = "the workflow cannot run: " + "; ".join(problems)
-                    await store.end_execution(connection, execution.id, "failed", error=error)
-                    ended.append(("failed", started_at))
+                    cannot_run.append((execution.id, error, started_at))
                     continue
 
                 build = functools.partial(
@@ -243,7 +229,18 @@ class ExecutionRunner:
                     started_at=started_at, graph=graph, refs=usable, earlier=earlier,
                 )  # fmt: skip
                 runs[execution.id] = await self._first_wave(build)
-            finished = await self._write_first_waves(connection, list(runs.values()))
+            finished = await self._start(
+                connection,
+                [
+                    (execution.id, tokens[execution.id], attempt,
+                     "execution started" if attempt == 1 else None)
+                    for execution, _, attempt, _ in starting
+                ],
+                list(runs.values()),
+            )  # fmt: skip
+            for execution_id, error, started_at in cannot_run:
+                await store.end_execution(connection, execution_id, "failed", error=error)
+                ended.append(("failed", started_at))
         ended += [("completed", run.started_at) for run in finished]
         for run in finished:
             runs.pop(run.execution.id)
@@ -265,51 +262,47 @@ class ExecutionRunner:
         run.first = (calls, records)
         return run
 
-    async def _write_first_waves(self, connection: AsyncConnection, runs: list[Run]) -> list[Run]:
-        """Write the first wave of each run (those of only pure nodes end here, completed);
-        the runs that ended."""
-        writes: list[store.WalkWrite] = []
+    async def _start(
+        self,
+        connection: Any,
+        starts: list[tuple[uuid.UUID, uuid.UUID, int, str | None]],
+        runs: list[Run],
+    ) -> list[Run]:
+        """Start the executions and write the first wave of each run, in one statement;
+        then end those of only pure nodes (completed). The runs that ended."""
+        node_runs: list[store.NodeRunRow] = []
+        ends: list[store.WalkWrite] = []
         for run in runs:
             if run.first is None:
                 continue
             calls, records = run.first
-            begins = [(node.id, node_input) for node, node_input in calls[: self._node_slots]]
-            end = None
+            node_runs += [(run.execution.id, run.attempt, *record) for record in records]
+            node_runs += [
+                (run.execution.id, run.attempt, node.id, "running", node_input, None)
+                for node, node_input in calls[: self._node_slots]
+            ]
             if not calls and not run.walk.undecided():
                 output = {name: run.outputs[name] for name in run.walk.leaves()}
                 end = ("completed", output, None, "info", "execution completed")
-            writes.append(
-                store.WalkWrite(
-                    run.execution.id,
-                    run.token,
-                    run.attempt,
-                    records=list(records),
-                    begins=begins,
-                    end=end,
-                )
-            )
-        if not writes:
-            return []
-        began = await store.write_walks(connection, writes)
-        by_id = {run.execution.id: run for run in runs}
-        finished: list[Run] = []
-        for write, started in zip(writes, began, strict=True):
-            run = by_id[write.execution_id]
-            if run.first is None or started is None:  # cannot be: the claim holds the row
-                run.first = None
+                ends.append(store.WalkWrite(run.execution.id, run.token, run.attempt, end=end))
+        began = await store.start(connection, starts, node_runs)
+        for run in runs:
+            if run.first is None:
                 continue
             calls, records = run.first
             records.clear()
             for node, _ in calls[: self._node_slots]:
                 run.started.add(node.name)
-                run.node_runs[node.name] = started[node.id]
-            if write.end is not None:
-                finished.append(run)
-        return finished
+                run.node_runs[node.name] = began[run.execution.id][node.id]
+        if not ends:
+            return []
+        await store.write_walks(connection, ends)  # the claim holds the rows: all are written
+        by_id = {run.execution.id: run for run in runs}
+        return [by_id[write.execution_id] for write in ends]
 
     async def _within_max_instances(
         self,
-        connection: AsyncConnection,
+        connection: Any,
         execution: store.ExecutionRow,
         schedules: dict[uuid.UUID, tuple[dict[str, Any], int]],
         ended: list[tuple[str, datetime | None]],
@@ -329,7 +322,7 @@ class ExecutionRunner:
 
     async def _recover(
         self,
-        connection: AsyncConnection,
+        connection: Any,
         execution: store.ExecutionRow,
         ended: list[tuple[str, datetime | None]],
     ) -> dict[uuid.UUID, dict[str, Any]] | None:
@@ -351,7 +344,7 @@ class ExecutionRunner:
         return await store.completed_node_runs(connection, execution.id)
 
     async def _graph(
-        self, connection: AsyncConnection, workflow_id: uuid.UUID, workflow: store.WorkflowRow
+        self, connection: Any, workflow_id: uuid.UUID, workflow: store.WorkflowRow
     ) -> GraphShape:
         """The workflow's graph at its version, checked: read and checked once per version
         (every change to a graph bumps it), kept for the next runs."""
@@ -474,7 +467,7 @@ class ExecutionRunner:
     async def _write_many(
         self, writes: Sequence[store.WalkWrite]
     ) -> list[dict[uuid.UUID, uuid.UUID] | None]:
-        async with self._autocommit.connect() as connection:  # one statement
+        async with store.connect(self._database, transaction=False) as connection:
             return await store.write_walks(connection, writes)
 
     def _decide(
@@ -508,7 +501,7 @@ class ExecutionRunner:
             run.execution.id, run.token, run.attempt, records=unstarted,
             end=("failed", None, error, "error", error),
         )  # fmt: skip
-        async with self._database.begin() as connection:
+        async with store.connect(self._database, transaction=True) as connection:
             [held] = await store.write_walks(connection, [written])
             if held is not None:
                 await store.interrupt_node_runs(
@@ -623,7 +616,7 @@ class ExecutionRunner:
                     policy.backoff_seconds * policy.backoff_multiplier ** (tries - 1),
                     policy.max_backoff_seconds,
                 )
-                async with self._database.begin() as connection:
+                async with store.connect(self._database, transaction=False) as connection:
                     await store.log(
                         connection, execution_id, node_run, "warning",
                         f"node {node.name} attempt {tries} failed: {failure.message}; "
@@ -658,7 +651,7 @@ class ExecutionRunner:
         error: str | None = None,
     ) -> None:
         """Finish a node run with its log line (which says the attempt)."""
-        async with self._database.begin() as connection:
+        async with store.connect(self._database, transaction=False) as connection:
             ended = await store.end_node_run(
                 connection, run.execution.id, run.token, node_run, status,
                 retry_count=tries - 1, output=output, error=error,
@@ -690,25 +683,27 @@ class ExecutionRunner:
             if not runs:
                 continue
             try:
-                async with self._database.begin() as connection:
+                async with store.connect(self._database, transaction=False) as connection:
                     seen = await store.beat(
                         connection, [(run.execution.id, run.token) for run in runs]
                     )
-            except (DBAPIError, OSError):
+            except store.DATABASE_ERRORS:
                 logger.warning("the database did not answer the runs' heartbeat; trying again")
                 continue
             for run in runs:
+                if self._live.get(run.execution.id) is not run:
+                    continue  # it ended while the poll was out: nothing to stop
                 status, holder = seen.get(run.execution.id, (None, None))
                 if holder == run.token and status == "running":
                     continue
                 if holder == run.token and status == "cancelled":
-                    with contextlib.suppress(DBAPIError, OSError):
+                    with contextlib.suppress(*store.DATABASE_ERRORS):
                         await self._stop_cancelled(run)
                 if not run.stopped.done():
                     run.stopped.set_exception(ExecutionLostError())
 
     async def _stop_cancelled(self, run: Run) -> None:
-        async with self._database.begin() as connection:
+        async with store.connect(self._database, transaction=True) as connection:
             await store.interrupt_node_runs(connection, run.execution.id, "cancelled", "cancelled")
             await store.log(
                 connection, run.execution.id, None, "warning",
@@ -777,16 +772,14 @@ def _iso(moment: Any) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class GraphShape:
-    """A workflow's graph at one version: its nodes and edges, what is wrong with it, and
-    the tools and agents its nodes name (whose usability is checked at every run)."""
+    """A workflow's graph at one version: its nodes and edges, and what is wrong with it
+    (the usability of the tools and agents its nodes name is checked at every run)."""
 
     nodes: tuple[dict[str, Any], ...] = ()
     # Node id -> (config, retry policy), parsed.
     parsed: dict[uuid.UUID, tuple[StrictShape, RetryConfig]] = field(default_factory=dict)
     walk_edges: tuple[WalkEdge, ...] = ()
     problems: tuple[str, ...] = ()
-    tool_ids: list[uuid.UUID] = field(default_factory=list)
-    agent_ids: list[uuid.UUID] = field(default_factory=list)
 
 
 def _shape_of(
@@ -819,12 +812,6 @@ def _shape_of(
         parsed=parsed,
         walk_edges=tuple(WalkEdge(names[s], names[t], h) for s, t, h in edges),
         problems=tuple(problems),
-        tool_ids=[
-            row["tool_id"] for row in node_rows if row["node_type"] == "tool" and row["tool_id"]
-        ],
-        agent_ids=[
-            row["agent_id"] for row in node_rows if row["node_type"] == "agent" and row["agent_id"]
-        ],
     )
 
 

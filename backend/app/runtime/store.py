@@ -3,30 +3,84 @@
 Every write after the claim is fenced by the execution's `run_token`: a worker that lost
 the execution (it went silent and another took over, or the execution was cancelled)
 writes nothing more, and learns so from the row count.
+
+Statements go straight to the pooled connection's asyncpg connection (`connect`): the
+runtime's few statements are fixed text, and SQLAlchemy's execution layer costs more CPU
+per statement than asyncpg's own round trip (DESIGN.md, "Group commit").
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+import asyncpg
+import orjson
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.models.base import not_deleted_sql
 
-# The execution is still this worker run's to write.
-_HELD = "EXISTS (SELECT 1 FROM workflow_executions h WHERE h.id = :execution_id AND h.run_token = :token AND h.status = 'running')"  # noqa: E501
+# What a statement raises when the database is away or refuses it.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    DBAPIError,
+)
+
+# The execution is still this worker run's to write ($1 execution id, $2 run token).
+_HELD = "EXISTS (SELECT 1 FROM workflow_executions h WHERE h.id = $1 AND h.run_token = $2 AND h.status = 'running')"  # noqa: E501
+
+
+@contextlib.asynccontextmanager
+async def connect(database: AsyncEngine, *, transaction: bool) -> AsyncIterator[Any]:
+    """A connection of the pool of `database` (an autocommit engine: see `autocommit`),
+    as its asyncpg connection: in a transaction (committed at the end, rolled back on an
+    error), or autocommit. A connection left broken or inside a transaction is dropped
+    from the pool rather than given back."""
+    async with database.connect() as pooled:
+        raw: Any = (await pooled.get_raw_connection()).driver_connection
+        try:
+            if transaction:
+                async with raw.transaction():
+                    yield raw
+            else:
+                yield raw
+        except BaseException:
+            if raw.is_closed() or raw.is_in_transaction():
+                await pooled.invalidate()
+            raise
+
+
+def autocommit(database: AsyncEngine) -> AsyncEngine:
+    """`database` with SQLAlchemy's transactions off, for `connect` (made once: each
+    engine made this way costs a copy of the engine's options)."""
+    return database.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def dumps(value: Any) -> str:
     """`value` as JSON text (already checked with app.core.json_values.check_json_value,
-    which refuses what jsonb would: NaN, NUL characters, lone surrogates)."""
-    return json.dumps(value, allow_nan=False, separators=(",", ":"))
+    which refuses what jsonb would, NaN, NUL characters and lone surrogates, and what
+    orjson cannot write, integers beyond 64 bits and keys that are not text)."""
+    return orjson.dumps(value).decode()
+
+
+def _numbered(sql: str, names: Sequence[str]) -> str:
+    """`sql` with its `:name` placeholders numbered ($1, $2, ...) in the order of `names`
+    (long statements keep readable names; asyncpg takes numbers)."""
+    for number, name in sorted(enumerate(names, 1), key=lambda item: -len(item[1])):
+        sql = sql.replace(f":{name}", f"${number}")
+    return sql
+
+
+def _count(status: str) -> int:
+    """Rows a command touched, from its status line ("UPDATE 3")."""
+    return int(status.rsplit(" ", 1)[-1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,45 +110,87 @@ class WorkflowRow:
     variables: dict[str, Any]
 
 
-_CLAIM = text(
+# The executions locked (in id order), each with its workflow and the transaction's now(),
+# and on the first row the tools and agents their workflows' nodes name, not deleted, with
+# who may use them (their owner; anyone when public): read at every run so that a change
+# to one is seen by the next run, in the lock's round trip.
+_CLAIM = f"""
+    WITH locked AS (
+        SELECT e.id, e.workflow_id, e.schedule_id, e.status, e.trigger_type,
+               e.scheduled_for, e.started_at, e.input_data, e.attempt, e.run_token,
+               w.version, w.is_active, w.deleted_at IS NOT NULL AS workflow_deleted,
+               w.owner_id, w.variables
+          FROM workflow_executions e JOIN workflows w ON w.id = e.workflow_id
+         WHERE e.id = ANY($1::uuid[])
+         ORDER BY e.id
+           FOR UPDATE OF e
+    ), named AS (
+        SELECT n.tool_id, n.agent_id FROM nodes n
+         WHERE n.workflow_id IN (SELECT workflow_id FROM locked)
+    ), refs AS (
+        SELECT jsonb_agg(r) AS refs FROM (
+            SELECT 'tool' AS kind, id, name, tool_type, config, auth_config,
+                   NULL AS system_prompt, NULL::jsonb AS llm_config, owner_id, is_public
+              FROM tools WHERE id IN (SELECT tool_id FROM named) AND {not_deleted_sql()}
+            UNION ALL
+            SELECT 'agent', id, name, NULL, NULL, NULL, system_prompt, llm_config, owner_id,
+                   is_public
+              FROM agents WHERE id IN (SELECT agent_id FROM named) AND {not_deleted_sql()}
+        ) r
+    )
+    SELECT locked.*, now(),
+           CASE WHEN row_number() OVER (ORDER BY locked.id) = 1
+                THEN (SELECT refs FROM refs) END
+      FROM locked ORDER BY locked.id
     """
-    SELECT e.id, e.workflow_id, e.schedule_id, e.status, e.trigger_type, e.scheduled_for,
-           e.started_at, e.input_data, e.attempt, e.run_token,
-           w.version, w.is_active, w.deleted_at IS NOT NULL, w.owner_id, w.variables
-      FROM workflow_executions e JOIN workflows w ON w.id = e.workflow_id
-     WHERE e.id = ANY(CAST(:ids AS uuid[]))
-     ORDER BY e.id
-       FOR UPDATE OF e
-    """
-)
+
+# A tool or agent by id: ('tool', id, name, tool_type, config, auth_config, None, None,
+# owner_id, is_public) or ('agent', id, name, None, None, None, system_prompt, llm_config,
+# owner_id, is_public).
+Refs = dict[uuid.UUID, tuple[Any, ...]]
 
 
 async def lock_executions(
-    connection: AsyncConnection, execution_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, tuple[ExecutionRow, WorkflowRow]]:
+    connection: Any, execution_ids: Sequence[uuid.UUID]
+) -> tuple[dict[uuid.UUID, tuple[ExecutionRow, WorkflowRow]], datetime, Refs]:
     """The executions that exist, locked for this transaction (in id order, so that two
-    claims never wait on each other in a cycle), each with its workflow."""
-    rows = await connection.execute(_CLAIM, {"ids": list(execution_ids)})
-    return {
+    claims never wait on each other in a cycle), each with its workflow; the
+    transaction's `now()`, the start time `start` gives those it starts first; and the
+    tools and agents their workflows name."""
+    rows = await connection.fetch(_CLAIM, list(execution_ids))
+    locked = {
         row[0]: (
             ExecutionRow(*row[:10]),
             WorkflowRow(row[10], row[11], row[12], row[13], row[14] or {}),
         )
         for row in rows
     }
+    if not rows:
+        return locked, await connection.fetchval("SELECT now()"), {}
+    refs = {uuid.UUID(ref["id"]): _ref_of(ref) for ref in rows[0][16] or ()}
+    return locked, rows[0][15], refs
 
 
-_LOCK_SCHEDULES = text(
-    "SELECT id, metadata FROM schedules WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE"
+def _ref_of(ref: dict[str, Any]) -> tuple[Any, ...]:
+    """A tool or agent as `_CLAIM` reads it (JSON: ids as text) in the shape of `Refs`."""
+    return (
+        ref["kind"], uuid.UUID(ref["id"]), ref["name"], ref["tool_type"], ref["config"],
+        ref["auth_config"], ref["system_prompt"], ref["llm_config"],
+        uuid.UUID(ref["owner_id"]), ref["is_public"],
+    )  # fmt: skip
+
+
+_LOCK_SCHEDULES = (
+    "SELECT id, metadata FROM schedules WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE"
 )
-_COUNT_RUNNING = text(
+_COUNT_RUNNING = (
     "SELECT schedule_id, count(*) FROM workflow_executions "
-    "WHERE schedule_id = ANY(CAST(:ids AS uuid[])) AND status = 'running' GROUP BY schedule_id"
+    "WHERE schedule_id = ANY($1::uuid[]) AND status = 'running' GROUP BY schedule_id"
 )
 
 
 async def lock_schedules(
-    connection: AsyncConnection, schedule_ids: Sequence[uuid.UUID]
+    connection: Any, schedule_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[dict[str, Any], int]]:
     """Lock the schedules (the point where workers agree on max_instances): for each that
     exists, its metadata and its running executions, counted once the locks are held (a
@@ -102,38 +198,37 @@ async def lock_schedules(
     ids = sorted(set(schedule_ids))
     if not ids:
         return {}
-    rows = await connection.execute(_LOCK_SCHEDULES, {"ids": ids})
+    rows = await connection.fetch(_LOCK_SCHEDULES, ids)
     metadata = {row[0]: dict(row[1] or {}) for row in rows}
     if not metadata:
         return {}
-    counts = await connection.execute(_COUNT_RUNNING, {"ids": list(metadata)})
+    counts = await connection.fetch(_COUNT_RUNNING, list(metadata))
     running = {row[0]: int(row[1]) for row in counts}
     return {key: (value, running.get(key, 0)) for key, value in metadata.items()}
 
 
 async def skip_for_max_instances(
-    connection: AsyncConnection, execution: ExecutionRow, running: int, limit: int
+    connection: Any, execution: ExecutionRow, running: int, limit: int
 ) -> None:
     """Skip a pending execution of a schedule at its limit, counted on the schedule."""
     reason = f"skipped: max_instances ({running} of {limit} running)"
     await connection.execute(
-        text(
-            "UPDATE workflow_executions SET status = 'skipped', ended_at = now(), "
-            "error_message = :reason, updated_at = now() WHERE id = :id"
-        ),
-        {"id": execution.id, "reason": reason},
+        "UPDATE workflow_executions SET status = 'skipped', ended_at = now(), "
+        "error_message = $2, updated_at = now() WHERE id = $1",
+        execution.id,
+        reason,
     )
     await connection.execute(
-        text(
-            "UPDATE schedules SET skipped_count = skipped_count + 1, "
-            "last_skip_reason = 'max_instances', last_skipped_at = now() WHERE id = :id"
-        ),
-        {"id": execution.schedule_id},
+        "UPDATE schedules SET skipped_count = skipped_count + 1, "
+        "last_skip_reason = 'max_instances', last_skipped_at = now() WHERE id = $1",
+        execution.schedule_id,
     )
     await log(connection, execution.id, None, "warning", reason)
 
 
-_START = text(
+# Executions started, their log lines, and the first node runs of their walks (in the
+# order given), as one statement: the claim holds the executions' rows.
+_START = _numbered(
     """
     WITH starting AS (
         SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:tokens AS uuid[]),
@@ -144,70 +239,101 @@ _START = text(
                run_token = s.token, started_at = COALESCE(e.started_at, now()),
                updated_at = now()
           FROM starting s WHERE e.id = s.id
-        RETURNING e.id, e.started_at, s.message
+        RETURNING e.id, s.message
     ), logged AS (
         INSERT INTO execution_logs (id, workflow_execution_id, level, message, timestamp)
         SELECT gen_random_uuid(), id, 'info', message, clock_timestamp() FROM started
          WHERE message IS NOT NULL
+    ), began AS (
+        INSERT INTO node_executions (id, workflow_execution_id, node_id, status, started_at,
+                                     ended_at, input_data, output_data, attempt,
+                                     retry_count, created_at, updated_at)
+        SELECT gen_random_uuid(), r.execution_id, r.node_id, r.status, clock_timestamp(),
+               CASE WHEN r.status = 'running' THEN NULL ELSE clock_timestamp() END,
+               CAST(r.input AS jsonb), CAST(r.output AS jsonb), r.attempt, 0, now(), now()
+          FROM unnest(CAST(:r_executions AS uuid[]), CAST(:r_attempts AS integer[]),
+                      CAST(:r_nodes AS uuid[]), CAST(:r_statuses AS text[]),
+                      CAST(:r_inputs AS text[]), CAST(:r_outputs AS text[])) WITH ORDINALITY
+               AS r(execution_id, attempt, node_id, status, input, output, place)
+          JOIN started s ON s.id = r.execution_id
+         ORDER BY r.place
+        RETURNING workflow_execution_id, node_id, id, status
     )
-    SELECT id, started_at FROM started
-    """
-)
+    SELECT 'started', id, NULL::uuid, NULL::uuid, NULL::text FROM started
+    UNION ALL SELECT 'began', workflow_execution_id, node_id, id, status FROM began
+    """,
+    ("ids", "tokens", "attempts", "messages",
+     "r_executions", "r_attempts", "r_nodes", "r_statuses", "r_inputs", "r_outputs"),
+)  # fmt: skip
+
+# A node run a claim writes: (execution id, attempt, node id, status, input, output).
+NodeRunRow = tuple[uuid.UUID, int, uuid.UUID, str, dict[str, Any], dict[str, Any] | None]
 
 
 async def start(
-    connection: AsyncConnection, starts: Sequence[tuple[uuid.UUID, uuid.UUID, int, str | None]]
-) -> dict[uuid.UUID, datetime]:
-    """Mark executions (locked by this transaction) running: (id, token, attempt, log
-    line or None) each; their start times (kept from attempt 1)."""
+    connection: Any,
+    starts: Sequence[tuple[uuid.UUID, uuid.UUID, int, str | None]],
+    node_runs: Sequence[NodeRunRow] = (),
+) -> dict[uuid.UUID, dict[uuid.UUID, uuid.UUID]]:
+    """Mark executions (locked by this transaction) running, (id, token, attempt, log
+    line or None) each, their start times kept from attempt 1, and write the first node
+    runs of their walks (those `running` are starting); for each execution started, node
+    id -> id of its running node runs."""
     if not starts:
         return {}
-    rows = await connection.execute(
+    rows = await connection.fetch(
         _START,
-        {
-            "ids": [one[0] for one in starts],
-            "tokens": [one[1] for one in starts],
-            "attempts": [one[2] for one in starts],
-            "messages": [one[3] for one in starts],
-        },
+        [one[0] for one in starts],
+        [one[1] for one in starts],
+        [one[2] for one in starts],
+        [one[3] for one in starts],
+        [one[0] for one in node_runs],
+        [one[1] for one in node_runs],
+        [one[2] for one in node_runs],
+        [one[3] for one in node_runs],
+        [dumps(one[4]) for one in node_runs],
+        [None if one[5] is None else dumps(one[5]) for one in node_runs],
     )
-    return {row[0]: row[1] for row in rows}
+    began: dict[uuid.UUID, dict[uuid.UUID, uuid.UUID]] = {}
+    for part, execution_id, node_id, node_run_id, status in rows:
+        running = began.setdefault(execution_id, {})
+        if part == "began" and status == "running":
+            running[node_id] = node_run_id
+    return began
 
 
 async def interrupt_node_runs(
-    connection: AsyncConnection, execution_id: uuid.UUID, status: str, reason: str
+    connection: Any, execution_id: uuid.UUID, status: str, reason: str
 ) -> int:
     """End the node runs left running (by a lost worker, or at cancel); how many."""
     result = await connection.execute(
-        text(
-            "UPDATE node_executions SET status = :status, ended_at = now(), "
-            "error_message = :reason, updated_at = now() "
-            "WHERE workflow_execution_id = :id AND status IN ('running', 'pending')"
-        ),
-        {"id": execution_id, "status": status, "reason": reason},
+        "UPDATE node_executions SET status = $2, ended_at = now(), "
+        "error_message = $3, updated_at = now() "
+        "WHERE workflow_execution_id = $1 AND status IN ('running', 'pending')",
+        execution_id,
+        status,
+        reason,
     )
-    return result.rowcount
+    return _count(result)
 
 
-_END_EXECUTION = text(
-    """
+_END_EXECUTION = """
     WITH ended AS (
-        UPDATE workflow_executions SET status = :status, ended_at = now(),
-               output_data = CAST(:output AS jsonb), error_message = :error, updated_at = now()
-         WHERE id = :id AND status IN ('pending', 'running')
-           AND (CAST(:token AS uuid) IS NULL OR run_token = CAST(:token AS uuid))
+        UPDATE workflow_executions SET status = $2, ended_at = now(),
+               output_data = $4::text::jsonb, error_message = $5, updated_at = now()
+         WHERE id = $1 AND status IN ('pending', 'running')
+           AND ($3::uuid IS NULL OR run_token = $3::uuid)
         RETURNING id
     ), logged AS (
         INSERT INTO execution_logs (id, workflow_execution_id, level, message, timestamp)
-        SELECT gen_random_uuid(), id, :level, :message, clock_timestamp() FROM ended
+        SELECT gen_random_uuid(), id, $6, $7, clock_timestamp() FROM ended
     )
     SELECT id FROM ended
     """
-)
 
 
 async def end_execution(
-    connection: AsyncConnection,
+    connection: Any,
     execution_id: uuid.UUID,
     status: str,
     *,
@@ -219,30 +345,28 @@ async def end_execution(
     """Finish a pending or running execution (only while `token` holds it, when given),
     with a log line: `log` (level, message), or the error at level error."""
     level, message = log or ("error", error or status)
-    ended = await connection.scalar(
+    ended = await connection.fetchval(
         _END_EXECUTION,
-        {
-            "id": execution_id,
-            "status": status,
-            "token": token,
-            "output": None if output is None else dumps(output),
-            "error": error,
-            "level": level,
-            "message": message,
-        },
+        execution_id,
+        status,
+        token,
+        None if output is None else dumps(output),
+        error,
+        level,
+        message,
     )
     return ended is not None
 
 
-_LOG = text(
+_LOG = (
     "INSERT INTO execution_logs (id, workflow_execution_id, node_execution_id, level, "
-    "message, data, timestamp) VALUES (gen_random_uuid(), :id, :node, :level, :message, "
-    "CAST(:data AS jsonb), clock_timestamp())"
+    "message, data, timestamp) VALUES (gen_random_uuid(), $1, $2, $3, $4, $5::text::jsonb, "
+    "clock_timestamp())"
 )
 
 
 async def log(
-    connection: AsyncConnection,
+    connection: Any,
     execution_id: uuid.UUID,
     node_execution_id: uuid.UUID | None,
     level: str,
@@ -253,100 +377,67 @@ async def log(
     """One line of the execution's log."""
     await connection.execute(
         _LOG,
-        {
-            "id": execution_id,
-            "node": node_execution_id,
-            "level": level,
-            "message": message,
-            "data": None if data is None else dumps(data),
-        },
+        execution_id,
+        node_execution_id,
+        level,
+        message,
+        None if data is None else dumps(data),
     )
 
 
-_NODES = text(
+_NODES = (
     "SELECT id, name, node_type, config, timeout_seconds, retry_config, tool_id, agent_id "
-    "FROM nodes WHERE workflow_id = :id ORDER BY created_at, id"
+    "FROM nodes WHERE workflow_id = $1 ORDER BY created_at, id"
 )
-_EDGES = text(
+_EDGES = (
     "SELECT source_node_id, target_node_id, source_handle FROM edges "
-    "WHERE workflow_id = :id ORDER BY priority, created_at, id"
+    "WHERE workflow_id = $1 ORDER BY priority, created_at, id"
 )
 
 
 async def read_graph(
-    connection: AsyncConnection, workflow_id: uuid.UUID
+    connection: Any, workflow_id: uuid.UUID
 ) -> tuple[list[dict[str, Any]], list[tuple[uuid.UUID, uuid.UUID, str | None]]]:
     """A workflow's nodes and edges as stored (what its `version` names)."""
-    nodes = await connection.execute(_NODES, {"id": workflow_id})
-    edges = await connection.execute(_EDGES, {"id": workflow_id})
+    nodes = await connection.fetch(_NODES, workflow_id)
+    edges = await connection.fetch(_EDGES, workflow_id)
     return (
-        [dict(row._mapping) for row in nodes],
+        [dict(row) for row in nodes],
         [(row[0], row[1], row[2]) for row in edges],
     )
 
 
-# Tools and agents not deleted, with who may use them (their owner; anyone when public),
-# read at every run so that a change to one is seen by the next run.
-_REFS = text(
-    f"""
-    SELECT 'tool', id, name, tool_type, config, auth_config, NULL, NULL, owner_id, is_public
-      FROM tools WHERE id = ANY(CAST(:tool_ids AS uuid[])) AND {not_deleted_sql()}
-    UNION ALL
-    SELECT 'agent', id, name, NULL, NULL, NULL, system_prompt, llm_config, owner_id, is_public
-      FROM agents WHERE id = ANY(CAST(:agent_ids AS uuid[])) AND {not_deleted_sql()}
-    """
-)
-
-
-async def read_refs(
-    connection: AsyncConnection, tool_ids: Sequence[uuid.UUID], agent_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, tuple[Any, ...]]:
-    """By id: ('tool', id, name, tool_type, config, auth_config, None, None, owner_id,
-    is_public) or ('agent', id, name, None, None, None, system_prompt, llm_config,
-    owner_id, is_public), for those not deleted."""
-    if not tool_ids and not agent_ids:
-        return {}
-    rows = await connection.execute(
-        _REFS, {"tool_ids": sorted(set(tool_ids)), "agent_ids": sorted(set(agent_ids))}
-    )
-    return {row[1]: tuple(row) for row in rows}
-
-
 async def completed_node_runs(
-    connection: AsyncConnection, execution_id: uuid.UUID
+    connection: Any, execution_id: uuid.UUID
 ) -> dict[uuid.UUID, dict[str, Any]]:
     """Outputs of the nodes an earlier attempt completed (they are not run again)."""
-    rows = await connection.execute(
-        text(
-            "SELECT node_id, output_data FROM node_executions "
-            "WHERE workflow_execution_id = :id AND status = 'completed'"
-        ),
-        {"id": execution_id},
+    rows = await connection.fetch(
+        "SELECT node_id, output_data FROM node_executions "
+        "WHERE workflow_execution_id = $1 AND status = 'completed'",
+        execution_id,
     )
     return {row[0]: dict(row[1] or {}) for row in rows}
 
 
-_END_NODE_RUN = text(
-    f"""
+_END_NODE_RUN = f"""
     WITH ended AS (
-        UPDATE node_executions SET status = :status, ended_at = now(),
-               output_data = CAST(:output AS jsonb), error_message = :error,
-               retry_count = :retry_count, updated_at = now()
-         WHERE id = :node_execution_id AND {_HELD}
+        UPDATE node_executions SET status = $4, ended_at = now(),
+               output_data = $6::text::jsonb, error_message = $7,
+               retry_count = $5, updated_at = now()
+         WHERE id = $3 AND {_HELD}
         RETURNING id
     ), logged AS (
         INSERT INTO execution_logs (id, workflow_execution_id, node_execution_id, level,
                                     message, data, timestamp)
-        SELECT gen_random_uuid(), :execution_id, id, :level, :message, CAST(:data AS jsonb),
-               clock_timestamp() FROM ended
+        SELECT gen_random_uuid(), $1, id, $8, $9, $10::text::jsonb, clock_timestamp()
+          FROM ended
     )
     SELECT id FROM ended
     """
-)
 
 
 async def end_node_run(
-    connection: AsyncConnection,
+    connection: Any,
     execution_id: uuid.UUID,
     token: uuid.UUID,
     node_execution_id: uuid.UUID,
@@ -360,20 +451,18 @@ async def end_node_run(
     """Finish a node run with its log line (level, message, data); False when the
     execution is no longer this run's."""
     level, message, data = log
-    ended = await connection.scalar(
+    ended = await connection.fetchval(
         _END_NODE_RUN,
-        {
-            "execution_id": execution_id,
-            "token": token,
-            "node_execution_id": node_execution_id,
-            "status": status,
-            "retry_count": retry_count,
-            "output": None if output is None else dumps(output),
-            "error": error,
-            "level": level,
-            "message": message,
-            "data": dumps(data),
-        },
+        execution_id,
+        token,
+        node_execution_id,
+        status,
+        retry_count,
+        None if output is None else dumps(output),
+        error,
+        level,
+        message,
+        dumps(data),
     )
     return ended is not None
 
@@ -402,7 +491,13 @@ class WalkWrite:
 # replaced, or no longer running) writes nothing. Node runs are inserted, and log lines
 # (completions first, then ends) written, in the order given: ORDER BY is applied before
 # clock_timestamp() is evaluated.
-_WRITE_WALKS = text(
+_WRITE_WALKS_PARAMETERS = (
+    "held_ids",
+    *("e_executions", "e_tokens", "e_ids", "e_retry_counts", "e_outputs", "e_messages", "e_data"),
+    *("r_executions", "r_tokens", "r_attempts", "r_nodes", "r_statuses", "r_inputs", "r_outputs"),
+    *("f_executions", "f_tokens", "f_statuses", "f_outputs", "f_errors", "f_levels", "f_messages"),
+)
+_WRITE_WALKS = _numbered(
     """
     WITH held AS (
         SELECT h.id, h.run_token FROM workflow_executions h
@@ -462,12 +557,13 @@ _WRITE_WALKS = text(
     SELECT 'completed', workflow_execution_id, NULL, NULL, NULL FROM completed
     UNION ALL SELECT 'began', workflow_execution_id, node_id, id, status FROM began
     UNION ALL SELECT 'ended', id, NULL, NULL, NULL FROM ended
-    """
+    """,
+    _WRITE_WALKS_PARAMETERS,
 )
 
 
 async def write_walks(
-    connection: AsyncConnection, writes: Sequence[WalkWrite]
+    connection: Any, writes: Sequence[WalkWrite]
 ) -> list[dict[uuid.UUID, uuid.UUID] | None]:
     """Each write, all of them in one statement (completions, then new node runs in the
     order given, then ends). For each: node id -> id of the node runs it began, or None
@@ -482,32 +578,32 @@ async def write_walks(
         ]
     ]
     finishing = [(write, write.end) for write in writes if write.end is not None]
-    rows = await connection.execute(
-        _WRITE_WALKS,
-        {
-            "held_ids": [write.execution_id for write in writes],
-            "e_executions": [write.execution_id for write, _ in ends],
-            "e_tokens": [write.token for write, _ in ends],
-            "e_ids": [end[0] for _, end in ends],
-            "e_retry_counts": [end[1] for _, end in ends],
-            "e_outputs": [dumps(end[2]) for _, end in ends],
-            "e_messages": [end[3] for _, end in ends],
-            "e_data": [dumps({"attempt": end[1] + 1}) for _, end in ends],
-            "r_executions": [run[0].execution_id for run in runs],
-            "r_tokens": [run[0].token for run in runs],
-            "r_attempts": [run[0].attempt for run in runs],
-            "r_nodes": [run[1] for run in runs],
-            "r_statuses": [run[2] for run in runs],
-            "r_inputs": [dumps(run[3]) for run in runs],
-            "r_outputs": [None if run[4] is None else dumps(run[4]) for run in runs],
-            "f_executions": [write.execution_id for write, _ in finishing],
-            "f_tokens": [write.token for write, _ in finishing],
-            "f_statuses": [end[0] for _, end in finishing],
-            "f_outputs": [None if end[1] is None else dumps(end[1]) for _, end in finishing],
-            "f_errors": [end[2] for _, end in finishing],
-            "f_levels": [end[3] for _, end in finishing],
-            "f_messages": [end[4] for _, end in finishing],
-        },
+    parameters = {
+        "held_ids": [write.execution_id for write in writes],
+        "e_executions": [write.execution_id for write, _ in ends],
+        "e_tokens": [write.token for write, _ in ends],
+        "e_ids": [end[0] for _, end in ends],
+        "e_retry_counts": [end[1] for _, end in ends],
+        "e_outputs": [dumps(end[2]) for _, end in ends],
+        "e_messages": [end[3] for _, end in ends],
+        "e_data": [dumps({"attempt": end[1] + 1}) for _, end in ends],
+        "r_executions": [run[0].execution_id for run in runs],
+        "r_tokens": [run[0].token for run in runs],
+        "r_attempts": [run[0].attempt for run in runs],
+        "r_nodes": [run[1] for run in runs],
+        "r_statuses": [run[2] for run in runs],
+        "r_inputs": [dumps(run[3]) for run in runs],
+        "r_outputs": [None if run[4] is None else dumps(run[4]) for run in runs],
+        "f_executions": [write.execution_id for write, _ in finishing],
+        "f_tokens": [write.token for write, _ in finishing],
+        "f_statuses": [end[0] for _, end in finishing],
+        "f_outputs": [None if end[1] is None else dumps(end[1]) for _, end in finishing],
+        "f_errors": [end[2] for _, end in finishing],
+        "f_levels": [end[3] for _, end in finishing],
+        "f_messages": [end[4] for _, end in finishing],
+    }
+    rows = await connection.fetch(
+        _WRITE_WALKS, *(parameters[name] for name in _WRITE_WALKS_PARAMETERS)
     )
     written: dict[uuid.UUID, int] = {}
     began: dict[uuid.UUID, dict[uuid.UUID, uuid.UUID]] = {w.execution_id: {} for w in writes}
@@ -524,25 +620,21 @@ async def write_walks(
     ]
 
 
-_BEAT = text(
-    """
+_BEAT = """
     WITH beating AS (
-        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:tokens AS uuid[])) AS u(id, token)
+        SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS u(id, token)
     ), beat AS (
         UPDATE workflow_executions e SET updated_at = now()
           FROM beating b WHERE e.id = b.id AND e.run_token = b.token AND e.status = 'running'
     )
-    SELECT id, status, run_token FROM workflow_executions WHERE id = ANY(CAST(:ids AS uuid[]))
+    SELECT id, status, run_token FROM workflow_executions WHERE id = ANY($1::uuid[])
     """
-)
 
 
 async def beat(
-    connection: AsyncConnection, runs: Sequence[tuple[uuid.UUID, uuid.UUID]]
+    connection: Any, runs: Sequence[tuple[uuid.UUID, uuid.UUID]]
 ) -> dict[uuid.UUID, tuple[str, uuid.UUID | None]]:
     """The runs' heartbeat (`updated_at` of those their token still holds), and for each
     execution its status and holder as they were (what the watcher polls)."""
-    rows = await connection.execute(
-        _BEAT, {"ids": [run[0] for run in runs], "tokens": [run[1] for run in runs]}
-    )
+    rows = await connection.fetch(_BEAT, [run[0] for run in runs], [run[1] for run in runs])
     return {row[0]: (row[1], row[2]) for row in rows}

@@ -49,6 +49,44 @@ async def test_calls_arriving_during_a_batch_go_in_the_next_one() -> None:
     assert recorder.batches == [[1], [2, 3]]
 
 
+class Gate:
+    """A `serve` that holds each batch until released, counting batches served at once."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.release = asyncio.Event()
+        self.at_once = 0
+        self.most_at_once = 0
+
+    async def __call__(self, items: Sequence[int]) -> list[Outcome[int]]:
+        self.batches.append(list(items))
+        self.at_once += 1
+        self.most_at_once = max(self.most_at_once, self.at_once)
+        await self.release.wait()
+        self.at_once -= 1
+        return [item * 2 for item in items]
+
+
+@pytest.mark.parametrize("max_batches", [1, 2])
+async def test_up_to_max_batches_are_served_at_once(max_batches: int) -> None:
+    gate = Gate()
+    batch = GroupCommit(gate, max_batches=max_batches)
+    first = asyncio.create_task(batch(1))
+    await asyncio.sleep(0.01)  # the first batch is held
+    second = asyncio.create_task(batch(2))
+    third = asyncio.create_task(batch(3))
+    await asyncio.sleep(0.01)
+    served_while_held = list(gate.batches)
+    gate.release.set()
+    assert await asyncio.gather(first, second, third) == [2, 4, 6]
+    if max_batches == 1:
+        assert served_while_held == [[1]]
+        assert gate.batches == [[1], [2, 3]]
+    else:  # the calls that came while one batch was held went at once, together
+        assert served_while_held == [[1], [2, 3]]
+    assert gate.most_at_once == max_batches
+
+
 async def test_batches_are_at_most_max_size() -> None:
     recorder = Recorder()
     batch = GroupCommit(recorder, max_size=4)

@@ -4,13 +4,17 @@ each still keeps its own limit, its own cancel and its own failure."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
+from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.settings import Settings
+from app.runtime import store
 from app.runtime.calls import Services
 from app.runtime.runner import ExecutionRunner
 from tests.integration.test_api.conftest import Headers, login
@@ -251,3 +255,49 @@ async def test_a_pure_node_failing_at_the_head_of_the_walk_fails_its_execution_o
     assert failed["status"] == "failed"
     assert failed["error_message"].startswith("node shape failed:")
     assert await node_statuses(committed_db, ids[1]) == ["start:completed", "shape:failed"]
+
+
+async def test_runs_ending_while_the_watcher_polls_leave_no_unread_stop(
+    api: httpx.AsyncClient,
+    committed_db: AsyncEngine,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run that ends while the watcher's poll is in flight is seen by that poll as no
+    longer running; the watcher must not then stop it (a stop nobody reads is logged by
+    asyncio as "Future exception was never retrieved" once the run is dropped)."""
+    beat = store.beat
+
+    async def slow_beat(connection: Any, runs: Any) -> Any:
+        await asyncio.sleep(0.05)  # the runs polled end meanwhile
+        return await beat(connection, runs)
+
+    monkeypatch.setattr(store, "beat", slow_beat)
+    user = await login(api)
+    echo = await tool(api, user, "builtin", {"name": "echo"})
+    workflow_id = await workflow(
+        api, user,
+        [TRIGGER, {"name": "say", "node_type": "tool", "tool_id": echo,
+                   "config": {"parameters": {"n": "{{ trigger.input.n }}"}}}],
+        [{"source": "start", "target": "say"}],
+    )  # fmt: skip
+    ids = [
+        (
+            await api.post(f"/api/v1/workflows/{workflow_id}/run", json={"input": {"n": n}},
+                           headers=user)
+        ).json()["id"]
+        for n in range(60)
+    ]  # fmt: skip
+    loop = asyncio.get_running_loop()
+    unread: list[str] = []
+    handler = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: unread.append(str(context["message"])))
+    try:
+        await _run_all(settings, committed_db, ids, poll_seconds=0.0)
+        await asyncio.sleep(0.3)  # the watcher's last (slow) poll returns
+        gc.collect()
+    finally:
+        loop.set_exception_handler(handler)
+    assert unread == []
+    for one in ids:
+        assert (await wait_for(api, user, one, limit=5))["status"] == "completed"

@@ -25,6 +25,8 @@ BODIES: dict[str, bytes] = {
     "/surrogate": b'{"name": "\\ud800"}',
     "/deep300": b'{"a":' * 300 + b"1" + b"}" * 300,
     "/deep100k": b"[" * 100_000 + b"]" * 100_000,
+    "/wide": '{"big": 9223372036854775807, "small": -9223372036854775807, '
+    '"text": "café € \\u00e9 \\n", "e": 1e-7, "deep": [[[{"": null}]]]}'.encode(),
 }
 
 
@@ -173,6 +175,20 @@ async def test_a_literal_backslash_u0000_in_run_input_is_storable_text(
     execution = await run_to_end(runtime, user, workflow_id, {"path": "C:\\u0000dir"})
     assert execution["status"] == "completed", execution["error_message"]
     assert nodes_by_name(execution)["say"][0]["output_data"] == {"path": "C:\\u0000dir"}
+
+
+async def test_64_bit_integers_and_non_ascii_text_are_kept_exactly(
+    runtime: httpx.AsyncClient, user: Headers, odd_server: str
+) -> None:
+    """Node inputs and outputs are written as JSON text by orjson (UTF-8, not escapes):
+    what is read back is what the node produced, to the last digit and character."""
+    workflow_id = await _get_then_echo(runtime, user, odd_server + "/wide")
+    execution = await run_to_end(runtime, user, workflow_id)
+    assert execution["status"] == "completed", execution["error_message"]
+    expected = json.loads(BODIES["/wide"])
+    runs = nodes_by_name(execution)
+    assert runs["fetch"][0]["output_data"]["json"] == expected
+    assert runs["after"][0]["input_data"]["input"]["json"] == expected
 
 
 def test_bodies_are_what_they_claim() -> None:
