@@ -4,8 +4,8 @@ All figures come from one run on one PostgreSQL, in a fresh database migrated by
 Prints figures; asserts nothing (a run that did not complete shows as a PROBLEM row). Scenarios:
 
 - ceiling: J no-op pgqueuer jobs enqueued in bulk, run by one worker process (a bare
-  QueueManager with the app worker's batch size and concurrency): jobs/s from the first
-  job to the last;
+  QueueManager with the app worker's batch size, concurrency and garbage collector
+  settings): jobs/s from the first job to the last;
 - storm: N pending executions of a three-node workflow (trigger -> builtin echo tool ->
   condition) and their jobs committed in one transaction, run by one, then two
   `python -m app.worker` processes: completed executions/s (first start to last end),
@@ -55,6 +55,7 @@ from app.db.database import create_database
 from app.models import Edge, Node, Tool, User, Workflow
 from app.runtime.handoff import enqueue_executions
 from app.runtime.worker import asyncpg_dsn
+from app.worker import tune_garbage_collector
 from bench.scheduler import storm_engine
 
 BENCH_DATABASE = "pastetrader_bench_runtime"
@@ -93,7 +94,10 @@ def batch_of(concurrency: int) -> int:
 
 
 async def queue_worker(dsn: str, expect: int, batch: int, max_tasks: int) -> None:
-    """The subprocess: run no-op jobs until `expect` ran; print first/last times as JSON."""
+    """The subprocess: run no-op jobs until `expect` ran; print first/last times as JSON.
+    The process's collector is tuned as `python -m app.worker`'s is, so that the two
+    compare like for like."""
+    tune_garbage_collector()
     connection = await asyncpg.connect(dsn)
     queue = QueueManager(Queries(AsyncpgDriver(connection)))
     times: list[float] = []
@@ -566,8 +570,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steady-rate", type=float, default=50.0)
     parser.add_argument("--steady-seconds", type=float, help="(20)")
     parser.add_argument("--firing", type=int, help="due schedules of the firing storm (20,000)")
-    parser.add_argument("--rounds", type=int, help="firing storms per variant (5)")
-    parser.add_argument("--storm-rounds", type=int, help="ceiling + 1-worker storm rounds (3)")
+    parser.add_argument("--rounds", type=int, help="firing storms per variant (9)")
+    parser.add_argument("--storm-rounds", type=int, help="ceiling + 1-worker storm rounds (5)")
     # The ceiling's worker process (this file run again).
     parser.add_argument("--queue-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--expect", type=int, default=0, help=argparse.SUPPRESS)
@@ -577,7 +581,7 @@ def parse_args() -> argparse.Namespace:
     quick = args.quick
     for name, full, small in (
         ("jobs", 20_000, 2_000), ("storm", 5_000, 500), ("steady_seconds", 20.0, 4.0),
-        ("firing", 20_000, 2_000), ("rounds", 5, 1), ("storm_rounds", 3, 1),
+        ("firing", 20_000, 2_000), ("rounds", 9, 1), ("storm_rounds", 5, 1),
     ):  # fmt: skip
         if getattr(args, name) is None:
             setattr(args, name, small if quick else full)

@@ -213,20 +213,22 @@ class ExecutionRunner:
             }
             runs: dict[uuid.UUID, Run] = {}
             cannot_run: list[tuple[uuid.UUID, str, datetime]] = []
+            # Per workflow version and owner: its problems, or its nodes (the same for
+            # every execution of it in this batch).
+            prepared: dict[tuple[uuid.UUID, int, uuid.UUID], str | dict[str, NodeSpec]] = {}
             for execution, workflow, attempt, earlier in starting:
                 graph, started_at = graphs[execution.id], execution.started_at or now
-                usable = {
-                    key: ref for key, ref in refs.items() if ref[8] == workflow.owner_id or ref[9]
-                }
-                problems = [*graph.problems, *_reference_problems(graph, usable)]
-                if problems:
-                    error = "the workflow cannot run: " + "; ".join(problems)
-                    cannot_run.append((execution.id, error, started_at))
+                key = (execution.workflow_id, workflow.version, workflow.owner_id)
+                if key not in prepared:
+                    prepared[key] = _prepare(graph, refs, workflow.owner_id)
+                nodes = prepared[key]
+                if isinstance(nodes, str):
+                    cannot_run.append((execution.id, nodes, started_at))
                     continue
 
                 build = functools.partial(
                     _run_of, execution, workflow, token=tokens[execution.id], attempt=attempt,
-                    started_at=started_at, graph=graph, refs=usable, earlier=earlier,
+                    started_at=started_at, graph=graph, nodes=nodes, earlier=earlier,
                 )  # fmt: skip
                 runs[execution.id] = await self._first_wave(build)
             finished = await self._start(
@@ -719,11 +721,11 @@ def _run_of(
     attempt: int,
     started_at: datetime,
     graph: GraphShape,
-    refs: dict[uuid.UUID, tuple[Any, ...]],
+    nodes: dict[str, NodeSpec],
     earlier: dict[uuid.UUID, dict[str, Any]],
 ) -> Run:
-    """The run of a claimed execution: its nodes, its walk, what its trigger says."""
-    nodes = _node_specs(graph, refs)
+    """The run of a claimed execution: its nodes (shared, read-only), its walk, what its
+    trigger says."""
     trigger = {
         "execution_id": str(execution.id),
         "trigger_type": execution.trigger_type,
@@ -813,6 +815,16 @@ def _shape_of(
         walk_edges=tuple(WalkEdge(names[s], names[t], h) for s, t, h in edges),
         problems=tuple(problems),
     )
+
+
+def _prepare(graph: GraphShape, refs: store.Refs, owner_id: uuid.UUID) -> str | dict[str, NodeSpec]:
+    """A graph's nodes with the tools and agents its owner may use; or, when it cannot
+    run, why (the execution's error)."""
+    usable = {key: ref for key, ref in refs.items() if ref[8] == owner_id or ref[9]}
+    problems = [*graph.problems, *_reference_problems(graph, usable)]
+    if problems:
+        return "the workflow cannot run: " + "; ".join(problems)
+    return _node_specs(graph, usable)
 
 
 def _reference_problems(graph: GraphShape, refs: dict[uuid.UUID, tuple[Any, ...]]) -> list[str]:
