@@ -41,8 +41,9 @@ _HELD = "EXISTS (SELECT 1 FROM workflow_executions h WHERE h.id = $1 AND h.run_t
 async def connect(database: AsyncEngine, *, transaction: bool) -> AsyncIterator[Any]:
     """A connection of the pool of `database` (an autocommit engine: see `autocommit`),
     as its asyncpg connection: in a transaction (committed at the end, rolled back on an
-    error), or autocommit. A connection left broken or inside a transaction is dropped
-    from the pool rather than given back."""
+    error), or autocommit. After any failure but a statement the server refused on a
+    connection left idle (a cancel mid-statement, a broken socket), the connection is
+    dropped from the pool rather than given back."""
     async with database.connect() as pooled:
         raw: Any = (await pooled.get_raw_connection()).driver_connection
         try:
@@ -51,8 +52,9 @@ async def connect(database: AsyncEngine, *, transaction: bool) -> AsyncIterator[
                     yield raw
             else:
                 yield raw
-        except BaseException:
-            if raw.is_closed() or raw.is_in_transaction():
+        except BaseException as exc:
+            idle = not raw.is_closed() and not raw.is_in_transaction()
+            if not (isinstance(exc, asyncpg.PostgresError) and idle):
                 await pooled.invalidate()
             raise
 
