@@ -3,8 +3,9 @@
 A worker runs many executions at once, each doing the same few writes (claim, start a wave
 of node runs, finish). Written one by one, a storm costs a round trip and a commit per
 write per execution; here the first call after a quiet spell is served at once, and the
-calls that arrive while it is served wait and go in the next batch, so a burst costs a few
-statements per batch and a lone call waits for nothing.
+calls that arrive while it is served wait and go in the next batch (or, with
+`max_batches=2`, in a second batch served beside it), so a burst costs a few statements
+per batch and a lone call waits for nothing.
 """
 
 from __future__ import annotations
@@ -49,9 +50,7 @@ class GroupCommit(Generic[Item, Result]):
         self._waiting.append((item, future))
         if not self._starting and len(self._servers) < self._max_batches:
             self._starting += 1
-            server = asyncio.create_task(self._drain())
-            self._servers.add(server)
-            server.add_done_callback(self._servers.discard)
+            self._servers.add(asyncio.create_task(self._drain()))
         # A caller cancelled while waiting cancels only its future, not the batch: its item
         # may still be written (as a single call cancelled after its statement was sent may
         # be), and its outcome is dropped.
@@ -60,6 +59,15 @@ class GroupCommit(Generic[Item, Result]):
     async def _drain(self) -> None:
         await asyncio.sleep(0)  # let the callers woken with this one arrive
         self._starting -= 1
+        try:
+            await self._serve_waiting()
+        finally:
+            # At once, not in a done callback a tick later: a call made meanwhile would
+            # count this server as busy and wait for nobody.
+            if (task := asyncio.current_task()) is not None:
+                self._servers.discard(task)
+
+    async def _serve_waiting(self) -> None:
         while self._waiting:
             batch = self._waiting[: self._max_size]
             del self._waiting[: self._max_size]

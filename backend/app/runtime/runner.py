@@ -95,6 +95,8 @@ class Run:
     # (the first EXECUTION_NODE_CONCURRENCY of them already recorded running), and the node
     # runs left to write (none once written).
     first: tuple[list[tuple[NodeSpec, dict[str, Any]]], list[NodeRecord]] | None = None
+    # Held by the walk write in flight (a node waiting for a slot writes its own start).
+    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Fails with ExecutionLostError or AbandonedError when the run is to stop.
     stopped: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -119,6 +121,7 @@ class ExecutionRunner:
         self._node_slots = node_concurrency
         self._poll_seconds = poll_seconds
         self._graphs: OrderedDict[tuple[uuid.UUID, int], GraphShape] = OrderedDict()
+        self._graph_reads = 0  # graphs read from the database, ever
         # Claims and walk writes of the executions in flight, written together.
         self._claims = GroupCommit(self._claim_many, max_batches=2)
         self._writes = GroupCommit(self._write_many, max_batches=2)
@@ -207,10 +210,7 @@ class ExecutionRunner:
                     if earlier is not None:
                         starting.append((execution, workflow, execution.attempt + 1, earlier))
             tokens = {execution.id: uuid.uuid4() for execution, *_ in starting}
-            graphs = {
-                execution.id: await self._graph(connection, execution.workflow_id, workflow)
-                for execution, workflow, _, _ in starting
-            }
+            graphs, refs = await self._graphs_of(connection, starting, refs)
             runs: dict[uuid.UUID, Run] = {}
             cannot_run: list[tuple[uuid.UUID, str, datetime]] = []
             # Per workflow version and owner: its problems, or its nodes (the same for
@@ -345,6 +345,23 @@ class ExecutionRunner:
         )  # fmt: skip
         return await store.completed_node_runs(connection, execution.id)
 
+    async def _graphs_of(
+        self,
+        connection: Any,
+        starting: Sequence[tuple[store.ExecutionRow, store.WorkflowRow, int, dict[Any, Any]]],
+        refs: store.Refs,
+    ) -> tuple[dict[uuid.UUID, GraphShape], store.Refs]:
+        """The graph of each execution starting, and the tools and agents: those the lock
+        read, or, when a graph had to be read after it, read again (as new as the graph)."""
+        reads = self._graph_reads
+        graphs = {
+            execution.id: await self._graph(connection, execution.workflow_id, workflow)
+            for execution, workflow, _, _ in starting
+        }
+        if self._graph_reads != reads:
+            refs = await store.read_refs(connection, [one.workflow_id for one, *_ in starting])
+        return graphs, refs
+
     async def _graph(
         self, connection: Any, workflow_id: uuid.UUID, workflow: store.WorkflowRow
     ) -> GraphShape:
@@ -356,6 +373,7 @@ class ExecutionRunner:
         key = (workflow_id, workflow.version)
         shape = self._graphs.get(key)
         if shape is None:
+            self._graph_reads += 1
             node_rows, edges = await store.read_graph(connection, workflow_id)
             shape = _shape_of(node_rows, edges)
             self._graphs[key] = shape
@@ -454,17 +472,18 @@ class ExecutionRunner:
         """What the walk has to write (completed node runs, those that ended as they
         began, those starting, the end), written with other runs' writes; node id -> node
         run id of those started."""
-        ends = len(run.ends)  # tasks still running may add to run.ends meanwhile
-        write = store.WalkWrite(
-            run.execution.id, run.token, run.attempt, run.ends[:ends], list(records),
-            list(begins), end,
-        )  # fmt: skip
-        began = await self._writes(write)
-        if began is None:
-            raise ExecutionLostError
-        del run.ends[:ends]
-        records.clear()
-        return began
+        async with run.writing:  # one write of a run at a time: each takes its own ends
+            ends = len(run.ends)  # tasks still running may add to run.ends meanwhile
+            write = store.WalkWrite(
+                run.execution.id, run.token, run.attempt, run.ends[:ends], list(records),
+                list(begins), end,
+            )  # fmt: skip
+            began = await self._writes(write)
+            if began is None:
+                raise ExecutionLostError
+            del run.ends[:ends]
+            records.clear()
+            return began
 
     async def _write_many(
         self, writes: Sequence[store.WalkWrite]

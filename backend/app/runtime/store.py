@@ -112,6 +112,24 @@ class WorkflowRow:
     variables: dict[str, Any]
 
 
+def _refs_of(workflows: str) -> str:
+    """SQL: one row, `refs`, a JSON array of the tools and agents the nodes of
+    `workflows` (a subquery) name, not deleted, with who may use them (their owner;
+    anyone when public)."""
+    return f"""
+        WITH named AS (SELECT tool_id, agent_id FROM nodes WHERE workflow_id IN ({workflows}))
+        SELECT jsonb_agg(r) AS refs FROM (
+            SELECT 'tool' AS kind, id, name, tool_type, config, auth_config,
+                   NULL AS system_prompt, NULL::jsonb AS llm_config, owner_id, is_public
+              FROM tools WHERE id IN (SELECT tool_id FROM named) AND {not_deleted_sql()}
+            UNION ALL
+            SELECT 'agent', id, name, NULL, NULL, NULL, system_prompt, llm_config, owner_id,
+                   is_public
+              FROM agents WHERE id IN (SELECT agent_id FROM named) AND {not_deleted_sql()}
+        ) r
+    """
+
+
 # The executions locked (in id order), each with its workflow and the transaction's now(),
 # and on the first row the tools and agents their workflows' nodes name, not deleted, with
 # who may use them (their owner; anyone when public): read at every run so that a change
@@ -126,20 +144,7 @@ _CLAIM = f"""
          WHERE e.id = ANY($1::uuid[])
          ORDER BY e.id
            FOR UPDATE OF e
-    ), named AS (
-        SELECT n.tool_id, n.agent_id FROM nodes n
-         WHERE n.workflow_id IN (SELECT workflow_id FROM locked)
-    ), refs AS (
-        SELECT jsonb_agg(r) AS refs FROM (
-            SELECT 'tool' AS kind, id, name, tool_type, config, auth_config,
-                   NULL AS system_prompt, NULL::jsonb AS llm_config, owner_id, is_public
-              FROM tools WHERE id IN (SELECT tool_id FROM named) AND {not_deleted_sql()}
-            UNION ALL
-            SELECT 'agent', id, name, NULL, NULL, NULL, system_prompt, llm_config, owner_id,
-                   is_public
-              FROM agents WHERE id IN (SELECT agent_id FROM named) AND {not_deleted_sql()}
-        ) r
-    )
+    ), refs AS ({_refs_of("SELECT workflow_id FROM locked")})
     SELECT locked.*, now(),
            CASE WHEN row_number() OVER (ORDER BY locked.id) = 1
                 THEN (SELECT refs FROM refs) END
@@ -171,6 +176,16 @@ async def lock_executions(
         return locked, await connection.fetchval("SELECT now()"), {}
     refs = {uuid.UUID(ref["id"]): _ref_of(ref) for ref in rows[0][16] or ()}
     return locked, rows[0][15], refs
+
+
+_REFS = _refs_of("SELECT unnest($1::uuid[])")
+
+
+async def read_refs(connection: Any, workflow_ids: Sequence[uuid.UUID]) -> Refs:
+    """The tools and agents the workflows' nodes name, as the lock's statement reads them,
+    in a statement of its own (a snapshot taken now)."""
+    refs = await connection.fetchval(_REFS, sorted(set(workflow_ids)))
+    return {uuid.UUID(ref["id"]): _ref_of(ref) for ref in refs or ()}
 
 
 def _ref_of(ref: dict[str, Any]) -> tuple[Any, ...]:

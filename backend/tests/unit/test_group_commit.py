@@ -87,6 +87,26 @@ async def test_up_to_max_batches_are_served_at_once(max_batches: int) -> None:
     assert gate.most_at_once == max_batches
 
 
+async def test_a_call_made_as_both_batches_end_is_still_served() -> None:
+    """Both servers get their answers in the same tick and end; a caller woken later in
+    that tick must start a server, not wait for ones that are gone."""
+    gate = Gate()
+    batch = GroupCommit(gate, max_batches=2)
+    first = asyncio.create_task(batch(1))
+    await asyncio.sleep(0.01)
+    second = asyncio.create_task(batch(2))
+    await asyncio.sleep(0.01)
+
+    async def after_the_gate() -> int:
+        await gate.release.wait()
+        return await batch(3)
+
+    third = asyncio.create_task(after_the_gate())
+    await asyncio.sleep(0.01)
+    gate.release.set()
+    assert await asyncio.wait_for(asyncio.gather(first, second, third), timeout=2) == [2, 4, 6]
+
+
 async def test_batches_are_at_most_max_size() -> None:
     recorder = Recorder()
     batch = GroupCommit(recorder, max_size=4)

@@ -301,3 +301,39 @@ async def test_runs_ending_while_the_watcher_polls_leave_no_unread_stop(
     assert unread == []
     for one in ids:
         assert (await wait_for(api, user, one, limit=5))["status"] == "completed"
+
+
+async def test_a_graph_changed_while_the_claim_waits_runs_with_the_tools_it_names(
+    api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings
+) -> None:
+    """The claim's lock statement reads the tools with a snapshot taken before it waited
+    for the execution's row; a graph first read after that wait may name a tool created
+    meanwhile, so the tools are read again with it (the run does not fail with "the tool
+    is deleted or not usable")."""
+    user = await login(api)
+    workflow_id = await workflow(api, user, [TRIGGER], [])
+    run = await api.post(f"/api/v1/workflows/{workflow_id}/run", headers=user)
+    assert run.status_code == 201, run.text
+    execution_id = run.json()["id"]
+    async with committed_db.connect() as holder:
+        transaction = await holder.begin()
+        await holder.execute(
+            text("SELECT 1 FROM workflow_executions WHERE id = :id FOR UPDATE"),
+            {"id": execution_id},
+        )
+        running = asyncio.create_task(_run_all(settings, committed_db, [execution_id]))
+        await asyncio.sleep(0.3)  # the claim waits for the row
+        echo = await tool(api, user, "builtin", {"name": "echo"})
+        graph = (await api.get(f"/api/v1/workflows/{workflow_id}/graph", headers=user)).json()
+        saved = await api.put(
+            f"/api/v1/workflows/{workflow_id}/graph",
+            json={"version": graph["version"],
+                  "nodes": [TRIGGER, {"name": "say", "node_type": "tool", "tool_id": echo}],
+                  "edges": [{"source": "start", "target": "say"}]},
+            headers=user,
+        )  # fmt: skip
+        assert saved.status_code == 200, saved.text
+        await transaction.rollback()
+    await running
+    execution = await wait_for(api, user, execution_id, limit=5)
+    assert execution["status"] == "completed", execution["error_message"]

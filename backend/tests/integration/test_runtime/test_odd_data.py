@@ -193,3 +193,28 @@ async def test_64_bit_integers_and_non_ascii_text_are_kept_exactly(
 
 def test_bodies_are_what_they_claim() -> None:
     json.loads(BODIES["/deep300"])
+
+
+async def test_a_fan_out_wider_than_the_node_slots_completes_in_one_attempt(
+    runtime: httpx.AsyncClient, user: Headers
+) -> None:
+    """Twelve tool nodes after the trigger, eight slots: the four that wait for a slot
+    write their own start while the walk writes completions. Two writes of one run in
+    flight at once once took the same completions, which made the run look lost to its
+    own worker: it was resumed as attempt 2 and its nodes ran again."""
+    echo = await tool(runtime, user, "builtin", {"name": "echo"})
+    names = [f"e{i}" for i in range(12)]
+    workflow_id = await workflow(
+        runtime, user,
+        [TRIGGER, *({"name": name, "node_type": "tool", "tool_id": echo,
+                     "config": {"parameters": {"n": name}}} for name in names)],
+        [{"source": "start", "target": name} for name in names],
+    )  # fmt: skip
+    execution = await run_to_end(runtime, user, workflow_id)
+    assert (execution["status"], execution["attempt"]) == ("completed", 1), execution
+    runs = nodes_by_name(execution)
+    assert {name: [run["status"] for run in runs[name]] for name in names} == {
+        name: ["completed"] for name in names
+    }
+    logs = await runtime.get(f"/api/v1/executions/{execution['id']}/logs", headers=user)
+    assert not [line for line in logs.json()["items"] if "resumed" in line["message"]]
