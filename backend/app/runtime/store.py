@@ -243,10 +243,19 @@ async def skip_for_max_instances(
     await log(connection, execution.id, None, "warning", reason)
 
 
+# Node runs from the rows of `r` (execution_id, node_id, status, input, output, attempt):
+# those not `running` ended as they began (pure nodes, skips).
+_INSERT_NODE_RUNS = """INSERT INTO node_executions (id, workflow_execution_id, node_id,
+            status, started_at, ended_at, input_data, output_data, attempt, retry_count,
+            created_at, updated_at)
+        SELECT gen_random_uuid(), r.execution_id, r.node_id, r.status, clock_timestamp(),
+               CASE WHEN r.status = 'running' THEN NULL ELSE clock_timestamp() END,
+               CAST(r.input AS jsonb), CAST(r.output AS jsonb), r.attempt, 0, now(), now()"""
+
 # Executions started, their log lines, and the first node runs of their walks (in the
 # order given), as one statement: the claim holds the executions' rows.
 _START = _numbered(
-    """
+    f"""
     WITH starting AS (
         SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:tokens AS uuid[]),
                              CAST(:attempts AS integer[]), CAST(:messages AS text[]))
@@ -262,12 +271,7 @@ _START = _numbered(
         SELECT gen_random_uuid(), id, 'info', message, clock_timestamp() FROM started
          WHERE message IS NOT NULL
     ), began AS (
-        INSERT INTO node_executions (id, workflow_execution_id, node_id, status, started_at,
-                                     ended_at, input_data, output_data, attempt,
-                                     retry_count, created_at, updated_at)
-        SELECT gen_random_uuid(), r.execution_id, r.node_id, r.status, clock_timestamp(),
-               CASE WHEN r.status = 'running' THEN NULL ELSE clock_timestamp() END,
-               CAST(r.input AS jsonb), CAST(r.output AS jsonb), r.attempt, 0, now(), now()
+        {_INSERT_NODE_RUNS}
           FROM unnest(CAST(:r_executions AS uuid[]), CAST(:r_attempts AS integer[]),
                       CAST(:r_nodes AS uuid[]), CAST(:r_statuses AS text[]),
                       CAST(:r_inputs AS text[]), CAST(:r_outputs AS text[])) WITH ORDINALITY
@@ -515,7 +519,7 @@ _WRITE_WALKS_PARAMETERS = (
     *("f_executions", "f_tokens", "f_statuses", "f_outputs", "f_errors", "f_levels", "f_messages"),
 )
 _WRITE_WALKS = _numbered(
-    """
+    f"""
     WITH held AS (
         SELECT h.id, h.run_token FROM workflow_executions h
          WHERE h.id = ANY(CAST(:held_ids AS uuid[])) AND h.status = 'running'
@@ -533,12 +537,7 @@ _WRITE_WALKS = _numbered(
          WHERE n.id = d.id AND n.workflow_execution_id = d.execution_id
         RETURNING n.id, n.workflow_execution_id, d.message, d.data, d.place
     ), began AS (
-        INSERT INTO node_executions (id, workflow_execution_id, node_id, status, started_at,
-                                     ended_at, input_data, output_data, attempt,
-                                     retry_count, created_at, updated_at)
-        SELECT gen_random_uuid(), r.execution_id, r.node_id, r.status, clock_timestamp(),
-               CASE WHEN r.status = 'running' THEN NULL ELSE clock_timestamp() END,
-               CAST(r.input AS jsonb), CAST(r.output AS jsonb), r.attempt, 0, now(), now()
+        {_INSERT_NODE_RUNS}
           FROM unnest(CAST(:r_executions AS uuid[]), CAST(:r_tokens AS uuid[]),
                       CAST(:r_attempts AS integer[]), CAST(:r_nodes AS uuid[]),
                       CAST(:r_statuses AS text[]), CAST(:r_inputs AS text[]),
