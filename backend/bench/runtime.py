@@ -12,7 +12,9 @@ Prints figures; asserts nothing (a run that did not complete shows as a PROBLEM 
   fire-to-start (started_at - created_at) and fire-to-finish (ended_at - created_at)
   p50/p99, and the one-worker rate as a fraction of the ceiling. The ceiling and the
   one-worker storm alternate over a few rounds (these machines' speed drifts by 2x within
-  minutes): the fraction is that of the medians, each round's shown beside it;
+  minutes): the fraction is that of the medians, each round's shown beside it; then the
+  same storm of executions of 50 schedules (the claim's schedule locks and counts), one
+  worker;
 - steady: R executions/s, one transaction each, for S seconds, one worker: fire-to-start;
 - firing: the firing engine's storm (bench/scheduler.py) with the hand-off (the default:
   `insert_executions` enqueues a job per execution) beside the same storm with the
@@ -69,6 +71,7 @@ WORKER_ENV = {
     "WORKER_SHUTDOWN_GRACE_SECONDS": "5",
 }
 FINISHED = ("completed", "failed", "cancelled", "skipped")
+SCHEDULED_STORM_SCHEDULES = 50
 
 
 @dataclass
@@ -191,21 +194,49 @@ async def three_node_workflow(db: AsyncEngine) -> uuid.UUID:
         return workflow.id
 
 
+async def schedules_of(db: AsyncEngine, workflow_id: uuid.UUID, count: int) -> list[uuid.UUID]:
+    """`count` schedules of the workflow that never fire by themselves (a yearly cron due
+    next year), with room for every execution a worker runs at once (max_instances 100)."""
+    async with db.begin() as connection:
+        rows = await connection.execute(
+            text(
+                """
+                INSERT INTO schedules (workflow_id, user_id, name, schedule_type,
+                                       schedule_config, timezone, next_run_at, job_id, metadata)
+                SELECT w.id, w.owner_id, 'bench ' || g, 'cron',
+                       '{"cron_expression": "0 0 1 1 *"}', 'UTC', now() + interval '360 days',
+                       'schedule_' || gen_random_uuid(), '{"max_instances": 100}'
+                  FROM workflows w, generate_series(1, :n) AS g WHERE w.id = :w
+                RETURNING id
+                """
+            ),
+            {"w": workflow_id, "n": count},
+        )
+        return [row[0] for row in rows]
+
+
 _INSERT_RUNS = text(
     """
-    INSERT INTO workflow_executions (workflow_id, trigger_type, status, input_data)
-    SELECT :w, 'manual', 'pending', jsonb_build_object('phase', CAST(:phase AS text), 'n', g)
+    INSERT INTO workflow_executions (workflow_id, schedule_id, trigger_type, status, input_data)
+    SELECT :w, CAST(:s AS uuid[])[1 + g % cardinality(CAST(:s AS uuid[]))],
+           CASE WHEN cardinality(CAST(:s AS uuid[])) = 0 THEN 'manual' ELSE 'schedule' END,
+           'pending', jsonb_build_object('phase', CAST(:phase AS text), 'n', g)
       FROM generate_series(1, :n) AS g
     RETURNING id
     """
 )
 
 
-async def insert_runs(db: AsyncEngine, workflow_id: uuid.UUID, count: int, phase: str) -> None:
-    """`count` pending executions and their jobs, in one transaction (the hand-off)."""
+async def insert_runs(
+    db: AsyncEngine, workflow_id: uuid.UUID, count: int, phase: str,
+    schedule_ids: Sequence[uuid.UUID] = (),
+) -> None:  # fmt: skip
+    """`count` pending executions and their jobs, in one transaction (the hand-off); of
+    the schedules in turn, when given."""
     async with db.begin() as connection:
         rows = await connection.execute(
-            _INSERT_RUNS, {"w": workflow_id, "phase": phase, "n": count}
+            _INSERT_RUNS,
+            {"w": workflow_id, "s": list(schedule_ids), "phase": phase, "n": count},
         )
         await enqueue_executions(connection, [row[0] for row in rows])
 
@@ -327,9 +358,10 @@ async def server_pids(db: AsyncEngine) -> list[int]:
 
 async def storm(
     db: AsyncEngine, database_url: str, workflow_id: uuid.UUID, size: int, *, processes: int,
-    concurrency: int,
+    concurrency: int, schedule_ids: Sequence[uuid.UUID] = (),
 ) -> dict[str, Any]:  # fmt: skip
-    """`size` executions committed at once, run by `processes` workers."""
+    """`size` executions committed at once (of the schedules in turn, when given), run by
+    `processes` workers."""
     await clear(db)
     async with workers(database_url, processes, concurrency) as running:
         await warm_up(db, workflow_id, 2 * concurrency * processes)
@@ -337,7 +369,7 @@ async def storm(
         backend_pids = await server_pids(db)  # the workers' pools are open by now
         cpu_before = (cpu_seconds(worker_pids), cpu_seconds(backend_pids))
         began = time.perf_counter()
-        await insert_runs(db, workflow_id, size, "storm")
+        await insert_runs(db, workflow_id, size, "storm", schedule_ids)
         committed = time.perf_counter() - began
         done = await wait_finished(db, "storm", size, within=max(120, size / 5))
         cpu_after = (cpu_seconds(worker_pids), cpu_seconds(backend_pids))
@@ -510,6 +542,18 @@ async def main(args: argparse.Namespace) -> None:
         )
         table += storm_rows(f"{args.storm:,} at once, 2 workers x {concurrency}", result,
                             args.storm, None)  # fmt: skip
+
+        schedule_ids = await schedules_of(db, workflow_id, SCHEDULED_STORM_SCHEDULES)
+        print(f"storm: {args.storm:,} executions of {len(schedule_ids)} schedules, 1 worker ...",
+              flush=True)  # fmt: skip
+        result = await storm(
+            db, database_url, workflow_id, args.storm, processes=1, concurrency=concurrency,
+            schedule_ids=schedule_ids,
+        )  # fmt: skip
+        table += storm_rows(
+            f"{args.storm:,} at once of {len(schedule_ids)} schedules, 1 worker x {concurrency}",
+            result, args.storm, ceiling_rate,
+        )  # fmt: skip
 
         print(f"steady: {args.steady_rate:g}/s for {args.steady_seconds:g} s ...", flush=True)
         result = await steady(

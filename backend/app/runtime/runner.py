@@ -1,11 +1,12 @@
 """Runs one execution (runtime.md): claim it, walk its graph node by node, finish it.
 
-The claim is one transaction: the schedule's row lock makes the max_instances check and
+The claim reads without locks and starts only executions still pending, so a cancel or
+a second claim meanwhile wins; the schedule's row lock makes the max_instances check and
 the move to `running` atomic across workers; an execution found already `running` was
-left by a lost worker and is resumed as a new attempt. The walk's writes then go with
-those of the other runs in flight (batch.py), fenced by the run token (store.py). A
-watcher polls the rows so that a cancel, or another worker taking over, stops this run
-within `poll_seconds`.
+left by a lost worker and is resumed as a new attempt, under its own lock. The walk's
+writes then go with those of the other runs in flight (batch.py), fenced by the run
+token (store.py). A watcher polls the rows so that a cancel, or another worker taking
+over, stops this run within `poll_seconds`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -53,6 +54,9 @@ MAX_OUTPUT_DEPTH = 64
 
 
 NodeRecord = tuple[uuid.UUID, str, dict[str, Any], dict[str, Any] | None]
+# An execution a claim starts: its row, its workflow, the attempt, the outputs of the
+# nodes an earlier attempt completed (by node id).
+Starting = tuple[store.ExecutionRow, store.WorkflowRow, int, dict[uuid.UUID, dict[str, Any]]]
 
 
 class NodeFailedError(NodeError):
@@ -181,80 +185,122 @@ class ExecutionRunner:
     # -- the claim ----------------------------------------------------------------------
 
     async def _claim_many(self, execution_ids: Sequence[uuid.UUID]) -> list[Run | None]:
-        """Claim executions in one transaction: for each, the run to walk, or None (it is
-        not there, already finished, skipped for max_instances, or failed at once)."""
-        ended: list[tuple[str, datetime | None]] = []  # counted once the claim commits
-        async with store.connect(self._database, transaction=True) as connection:
-            claimed, now, refs = await store.lock_executions(connection, execution_ids)
-            schedules = await store.lock_schedules(
-                connection,
-                [
-                    execution.schedule_id
-                    for execution, _ in claimed.values()
-                    if execution.status == "pending" and execution.schedule_id is not None
-                ],
-            )
-            starting: list[tuple[store.ExecutionRow, store.WorkflowRow, int, dict[Any, Any]]] = []
-            for execution_id in dict.fromkeys(execution_ids):
-                execution, workflow = claimed.get(execution_id, (None, None))
-                if execution is None or workflow is None:
-                    continue
-                if execution.status == "pending":
-                    if not await self._within_max_instances(
-                        connection, execution, schedules, ended
-                    ):
-                        continue
-                    starting.append((execution, workflow, 1, {}))
-                elif execution.status == "running":
-                    earlier = await self._recover(connection, execution, ended)
-                    if earlier is not None:
-                        starting.append((execution, workflow, execution.attempt + 1, earlier))
-            tokens = {execution.id: uuid.uuid4() for execution, *_ in starting}
-            graphs, refs = await self._graphs_of(connection, starting, refs)
-            runs: dict[uuid.UUID, Run] = {}
-            cannot_run: list[tuple[uuid.UUID, str, datetime]] = []
-            # Per workflow version and owner: its problems, or its nodes (the same for
-            # every execution of it in this batch).
-            prepared: dict[tuple[uuid.UUID, int, uuid.UUID], str | dict[str, NodeSpec]] = {}
-            for execution, workflow, attempt, earlier in starting:
-                graph, started_at = graphs[execution.id], execution.started_at or now
-                key = (execution.workflow_id, workflow.version, workflow.owner_id)
-                if key not in prepared:
-                    prepared[key] = _prepare(graph, refs, workflow.owner_id)
-                nodes = prepared[key]
-                if isinstance(nodes, str):
-                    cannot_run.append((execution.id, nodes, started_at))
-                    continue
+        """Claim executions: for each, the run to walk, or None (it is not there, already
+        finished or taken, skipped for max_instances, or failed at once).
 
-                build = functools.partial(
-                    _run_of, execution, workflow, token=tokens[execution.id], attempt=attempt,
-                    started_at=started_at, graph=graph, nodes=nodes, earlier=earlier,
-                )  # fmt: skip
-                runs[execution.id] = await self._first_wave(build)
-            finished = await self._start(
-                connection,
-                [
-                    (execution.id, tokens[execution.id], attempt,
-                     "execution started" if attempt == 1 else None)
-                    for execution, _, attempt, _ in starting
-                ],
-                list(runs.values()),
-            )  # fmt: skip
-            for execution_id, error, started_at in cannot_run:
-                await store.end_execution(connection, execution_id, "failed", error=error)
-                ended.append(("failed", started_at))
-        ended += [("completed", run.started_at) for run in finished]
-        for run in finished:
-            runs.pop(run.execution.id)
+        One read without locks, then one statement starts the pending ones that are still
+        pending (a cancel, or a second claim, meanwhile wins) with the first waves of
+        their walks: two round trips for a batch. A transaction is needed only to hold
+        locks: the schedules' (the point where workers agree on max_instances) for the
+        executions of a schedule, the executions' own for those found running (left by a
+        lost worker, resumed), or for several writes that must commit together."""
+        ended: list[tuple[str, datetime | None]] = []  # counted once the claim commits
+        async with store.connect(self._database, transaction=False) as connection:
+            found, now, refs = await store.read_executions(connection, execution_ids, lock=False)
+            in_order = [found[key] for key in dict.fromkeys(execution_ids) if key in found]
+            locks = any(
+                execution.status == "running"
+                or (execution.status == "pending" and execution.schedule_id is not None)
+                for execution, _ in in_order
+            )
+            async with store.atomic(connection, locks):
+                runs = await self._decide_and_start(connection, in_order, now, refs, ended)
         for status, began in ended:
             _finished(status, began)
         # One run per execution, given to the first of its callers.
         return [runs.pop(execution_id, None) for execution_id in execution_ids]
 
+    async def _decide_and_start(
+        self,
+        connection: Any,
+        found: list[tuple[store.ExecutionRow, store.WorkflowRow]],
+        now: datetime,
+        refs: store.Refs,
+        ended: list[tuple[str, datetime | None]],
+    ) -> dict[uuid.UUID, Run]:
+        """The claim's decisions on the executions read (resume, skip for max_instances,
+        start) and its start, in the transaction that holds its locks when it needs one."""
+        pending = [pair for pair in found if pair[0].status == "pending"]
+        resuming = [pair[0].id for pair in found if pair[0].status == "running"]
+        scheduled = [one.schedule_id for one, _ in pending if one.schedule_id is not None]
+        starting: list[Starting] = []
+        if resuming:
+            locked, _, _ = await store.read_executions(connection, resuming, lock=True)
+            for execution, workflow in locked.values():
+                if execution.status != "running":  # ended since it was read
+                    continue
+                earlier = await self._recover(connection, execution, ended)
+                if earlier is not None:
+                    starting.append((execution, workflow, execution.attempt + 1, earlier))
+        schedules = await store.lock_schedules(connection, scheduled)
+        for execution, workflow in pending:
+            if await self._within_max_instances(connection, execution, schedules, ended):
+                starting.append((execution, workflow, 1, {}))
+        return await self._start_runs(connection, starting, now, refs, ended)
+
+    async def _start_runs(
+        self,
+        connection: Any,
+        starting: Sequence[Starting],
+        now: datetime,
+        refs: store.Refs,
+        ended: list[tuple[str, datetime | None]],
+    ) -> dict[uuid.UUID, Run]:
+        """Start the executions the claim decided on, each with the first wave of its
+        walk; those that cannot run (a graph or reference problem) fail at once. The runs
+        to walk: not those not started (taken meanwhile), nor those already completed."""
+        tokens = {execution.id: uuid.uuid4() for execution, *_ in starting}
+        graphs, refs = await self._graphs_of(connection, starting, refs)
+        runs: dict[uuid.UUID, Run] = {}
+        cannot_run: list[tuple[store.ExecutionRow, str, datetime, int]] = []
+        # Per workflow version and owner: its problems, or its nodes (the same for
+        # every execution of it in this batch).
+        prepared: dict[tuple[uuid.UUID, int, uuid.UUID], str | dict[str, NodeSpec]] = {}
+        for execution, workflow, attempt, earlier in starting:
+            graph, started_at = graphs[execution.id], execution.started_at or now
+            key = (execution.workflow_id, workflow.version, workflow.owner_id)
+            if key not in prepared:
+                prepared[key] = _prepare(graph, refs, workflow.owner_id)
+            nodes = prepared[key]
+            if isinstance(nodes, str):
+                cannot_run.append((execution, nodes, started_at, attempt))
+                continue
+
+            build = functools.partial(
+                _run_of, execution, workflow, token=tokens[execution.id], attempt=attempt,
+                started_at=started_at, graph=graph, nodes=nodes, earlier=earlier,
+            )  # fmt: skip
+            runs[execution.id] = await self._first_wave(build)
+        starts = [
+            (execution.id, tokens[execution.id], attempt,
+             "execution started" if attempt == 1 else None)
+            for execution, workflow, attempt, _ in starting
+            if execution.id in runs
+        ]  # fmt: skip
+        ends = self._pure_ends(runs.values())
+        # Several writes commit together: a batch that fails is served again, and must
+        # not find some of its executions started by itself.
+        async with store.atomic(connection, bool(starts and (ends or cannot_run))):
+            began = await self._start(connection, starts, list(runs.values()), now)
+            if ends:  # the executions are this claim's, started by this statement's own
+                await store.write_walks(connection, [e for e in ends if e.execution_id in began])
+            for execution, error, started_at, attempt in cannot_run:
+                if await store.end_execution(
+                    connection, execution.id, "failed", error=error, pending_only=attempt == 1
+                ):
+                    ended.append(("failed", started_at))
+        for execution_id in list(runs):
+            if execution_id not in began:  # cancelled, or claimed elsewhere, since read
+                del runs[execution_id]
+        for end in ends:
+            if end.execution_id in began:
+                ended.append(("completed", runs.pop(end.execution_id).started_at))
+        return runs
+
     async def _first_wave(self, build: Callable[[], Run]) -> Run:
         """A claimed run with the start of its walk worked out (pure nodes run, the first
-        I/O nodes to start), so that the claim's transaction writes it too. A pure node
-        that fails here is left to the walk, which fails the run its usual way."""
+        I/O nodes to start), so that the claim's start writes it too. A pure node that
+        fails here is left to the walk, which fails the run its usual way."""
         run = build()
         records: list[NodeRecord] = []
         try:
@@ -264,16 +310,30 @@ class ExecutionRunner:
         run.first = (calls, records)
         return run
 
+    @staticmethod
+    def _pure_ends(runs: Iterable[Run]) -> list[store.WalkWrite]:
+        """The ends (completed) of the runs whose first wave is their whole walk."""
+        ends: list[store.WalkWrite] = []
+        for run in runs:
+            if run.first is None:
+                continue
+            calls, _ = run.first
+            if not calls and not run.walk.undecided():
+                output = {name: run.outputs[name] for name in run.walk.leaves()}
+                end = ("completed", output, None, "info", "execution completed")
+                ends.append(store.WalkWrite(run.execution.id, run.token, run.attempt, end=end))
+        return ends
+
     async def _start(
         self,
         connection: Any,
         starts: list[tuple[uuid.UUID, uuid.UUID, int, str | None]],
         runs: list[Run],
-    ) -> list[Run]:
+        now: datetime,
+    ) -> set[uuid.UUID]:
         """Start the executions and write the first wave of each run, in one statement;
-        then end those of only pure nodes (completed). The runs that ended."""
+        the executions started."""
         node_runs: list[store.NodeRunRow] = []
-        ends: list[store.WalkWrite] = []
         for run in runs:
             if run.first is None:
                 continue
@@ -283,24 +343,16 @@ class ExecutionRunner:
                 (run.execution.id, run.attempt, node.id, "running", node_input, None)
                 for node, node_input in calls[: self._node_slots]
             ]
-            if not calls and not run.walk.undecided():
-                output = {name: run.outputs[name] for name in run.walk.leaves()}
-                end = ("completed", output, None, "info", "execution completed")
-                ends.append(store.WalkWrite(run.execution.id, run.token, run.attempt, end=end))
-        began = await store.start(connection, starts, node_runs)
+        began = await store.start(connection, starts, node_runs, started_at=now)
         for run in runs:
-            if run.first is None:
+            if run.first is None or run.execution.id not in began:
                 continue
             calls, records = run.first
             records.clear()
             for node, _ in calls[: self._node_slots]:
                 run.started.add(node.name)
                 run.node_runs[node.name] = began[run.execution.id][node.id]
-        if not ends:
-            return []
-        await store.write_walks(connection, ends)  # the claim holds the rows: all are written
-        by_id = {run.execution.id: run for run in runs}
-        return [by_id[write.execution_id] for write in ends]
+        return set(began)
 
     async def _within_max_instances(
         self,
@@ -316,8 +368,8 @@ class ExecutionRunner:
         metadata, running = schedules[execution.schedule_id]
         limit = _max_instances(metadata)
         if running >= limit:
-            await store.skip_for_max_instances(connection, execution, running, limit)
-            ended.append(("skipped", None))
+            if await store.skip_for_max_instances(connection, execution, running, limit):
+                ended.append(("skipped", None))
             return False
         schedules[execution.schedule_id] = (metadata, running + 1)
         return True
@@ -351,8 +403,9 @@ class ExecutionRunner:
         starting: Sequence[tuple[store.ExecutionRow, store.WorkflowRow, int, dict[Any, Any]]],
         refs: store.Refs,
     ) -> tuple[dict[uuid.UUID, GraphShape], store.Refs]:
-        """The graph of each execution starting, and the tools and agents: those the lock
-        read, or, when a graph had to be read after it, read again (as new as the graph)."""
+        """The graph of each execution starting, and the tools and agents: those the
+        claim's read found, or, when a graph had to be read after it, read again (as new
+        as the graph)."""
         reads = self._graph_reads
         graphs = {
             execution.id: await self._graph(connection, execution.workflow_id, workflow)

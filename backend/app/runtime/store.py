@@ -130,12 +130,14 @@ def _refs_of(workflows: str) -> str:
     """
 
 
-# The executions locked (in id order), each with its workflow and the transaction's now(),
-# and on the first row the tools and agents their workflows' nodes name, not deleted, with
-# who may use them (their owner; anyone when public): read at every run so that a change
-# to one is seen by the next run, in the lock's round trip.
-_CLAIM = f"""
-    WITH locked AS (
+def _read_sql(*, lock: bool) -> str:
+    """SQL: the executions (in id order; locked for the transaction when `lock`), each
+    with its workflow and the statement's now(), and on the first row the tools and agents
+    their workflows' nodes name, not deleted, with who may use them (their owner; anyone
+    when public): read at every run so that a change to one is seen by the next run, in
+    the claim's first round trip."""
+    return f"""
+    WITH claimed AS (
         SELECT e.id, e.workflow_id, e.schedule_id, e.status, e.trigger_type,
                e.scheduled_for, e.started_at, e.input_data, e.attempt, e.run_token,
                w.version, w.is_active, w.deleted_at IS NOT NULL AS workflow_deleted,
@@ -143,13 +145,16 @@ _CLAIM = f"""
           FROM workflow_executions e JOIN workflows w ON w.id = e.workflow_id
          WHERE e.id = ANY($1::uuid[])
          ORDER BY e.id
-           FOR UPDATE OF e
-    ), refs AS ({_refs_of("SELECT workflow_id FROM locked")})
-    SELECT locked.*, now(),
-           CASE WHEN row_number() OVER (ORDER BY locked.id) = 1
+         {"FOR UPDATE OF e" if lock else ""}
+    ), refs AS ({_refs_of("SELECT workflow_id FROM claimed")})
+    SELECT claimed.*, now(),
+           CASE WHEN row_number() OVER (ORDER BY claimed.id) = 1
                 THEN (SELECT refs FROM refs) END
-      FROM locked ORDER BY locked.id
+      FROM claimed ORDER BY claimed.id
     """
+
+
+_READ = {True: _read_sql(lock=True), False: _read_sql(lock=False)}
 
 # A tool or agent by id: ('tool', id, name, tool_type, config, auth_config, None, None,
 # owner_id, is_public) or ('agent', id, name, None, None, None, system_prompt, llm_config,
@@ -157,15 +162,15 @@ _CLAIM = f"""
 Refs = dict[uuid.UUID, tuple[Any, ...]]
 
 
-async def lock_executions(
-    connection: Any, execution_ids: Sequence[uuid.UUID]
+async def read_executions(
+    connection: Any, execution_ids: Sequence[uuid.UUID], *, lock: bool
 ) -> tuple[dict[uuid.UUID, tuple[ExecutionRow, WorkflowRow]], datetime, Refs]:
-    """The executions that exist, locked for this transaction (in id order, so that two
-    claims never wait on each other in a cycle), each with its workflow; the
-    transaction's `now()`, the start time `start` gives those it starts first; and the
-    tools and agents their workflows name."""
-    rows = await connection.fetch(_CLAIM, list(execution_ids))
-    locked = {
+    """The executions that exist, each with its workflow (locked for this transaction
+    when `lock`, in id order, so that two claims never wait on each other in a cycle);
+    the statement's `now()`, the start time of those a claim starts first; and the tools
+    and agents their workflows name."""
+    rows = await connection.fetch(_READ[lock], list(execution_ids))
+    found = {
         row[0]: (
             ExecutionRow(*row[:10]),
             WorkflowRow(row[10], row[11], row[12], row[13], row[14] or {}),
@@ -173,9 +178,17 @@ async def lock_executions(
         for row in rows
     }
     if not rows:
-        return locked, await connection.fetchval("SELECT now()"), {}
+        return found, await connection.fetchval("SELECT now()"), {}
     refs = {uuid.UUID(ref["id"]): _ref_of(ref) for ref in rows[0][16] or ()}
-    return locked, rows[0][15], refs
+    return found, rows[0][15], refs
+
+
+def atomic(connection: Any, needed: bool) -> contextlib.AbstractAsyncContextManager[Any]:
+    """A transaction around the statements that follow when `needed` and none is open
+    (several writes that must commit together); else nothing."""
+    if needed and not connection.is_in_transaction():
+        return connection.transaction()  # type: ignore[no-any-return]
+    return contextlib.nullcontext()
 
 
 _REFS = _refs_of("SELECT unnest($1::uuid[])")
@@ -189,7 +202,7 @@ async def read_refs(connection: Any, workflow_ids: Sequence[uuid.UUID]) -> Refs:
 
 
 def _ref_of(ref: dict[str, Any]) -> tuple[Any, ...]:
-    """A tool or agent as `_CLAIM` reads it (JSON: ids as text) in the shape of `Refs`."""
+    """A tool or agent as `read_executions` reads it (JSON: ids as text) in the shape of `Refs`."""
     return (
         ref["kind"], uuid.UUID(ref["id"]), ref["name"], ref["tool_type"], ref["config"],
         ref["auth_config"], ref["system_prompt"], ref["llm_config"],
@@ -224,23 +237,31 @@ async def lock_schedules(
     return {key: (value, running.get(key, 0)) for key, value in metadata.items()}
 
 
+_SKIP = """
+    WITH skipped AS (
+        UPDATE workflow_executions SET status = 'skipped', ended_at = now(),
+               error_message = $2, updated_at = now()
+         WHERE id = $1 AND status = 'pending'
+        RETURNING id, schedule_id
+    ), counted AS (
+        UPDATE schedules SET skipped_count = skipped_count + 1,
+               last_skip_reason = 'max_instances', last_skipped_at = now()
+         WHERE id IN (SELECT schedule_id FROM skipped)
+    ), logged AS (
+        INSERT INTO execution_logs (id, workflow_execution_id, level, message, timestamp)
+        SELECT gen_random_uuid(), id, 'warning', $2, clock_timestamp() FROM skipped
+    )
+    SELECT count(*) FROM skipped
+    """
+
+
 async def skip_for_max_instances(
     connection: Any, execution: ExecutionRow, running: int, limit: int
-) -> None:
-    """Skip a pending execution of a schedule at its limit, counted on the schedule."""
+) -> bool:
+    """Skip a pending execution of a schedule at its limit, counted on the schedule, with
+    its log line; False when it was no longer pending (nothing written)."""
     reason = f"skipped: max_instances ({running} of {limit} running)"
-    await connection.execute(
-        "UPDATE workflow_executions SET status = 'skipped', ended_at = now(), "
-        "error_message = $2, updated_at = now() WHERE id = $1",
-        execution.id,
-        reason,
-    )
-    await connection.execute(
-        "UPDATE schedules SET skipped_count = skipped_count + 1, "
-        "last_skip_reason = 'max_instances', last_skipped_at = now() WHERE id = $1",
-        execution.schedule_id,
-    )
-    await log(connection, execution.id, None, "warning", reason)
+    return bool(await connection.fetchval(_SKIP, execution.id, reason))
 
 
 # Node runs from the rows of `r` (execution_id, node_id, status, input, output, attempt):
@@ -253,7 +274,9 @@ _INSERT_NODE_RUNS = """INSERT INTO node_executions (id, workflow_execution_id, n
                CAST(r.input AS jsonb), CAST(r.output AS jsonb), r.attempt, 0, now(), now()"""
 
 # Executions started, their log lines, and the first node runs of their walks (in the
-# order given), as one statement: the claim holds the executions' rows.
+# order given), as one statement. A first attempt starts only a pending execution, a
+# later one only the running execution it resumes (under the claim's lock): an execution
+# cancelled, or claimed by another worker, since the claim read it is left alone.
 _START = _numbered(
     f"""
     WITH starting AS (
@@ -262,9 +285,12 @@ _START = _numbered(
                AS u(id, token, attempt, message)
     ), started AS (
         UPDATE workflow_executions e SET status = 'running', attempt = s.attempt,
-               run_token = s.token, started_at = COALESCE(e.started_at, now()),
+               run_token = s.token,
+               started_at = COALESCE(e.started_at, CAST(:started_at AS timestamptz)),
                updated_at = now()
-          FROM starting s WHERE e.id = s.id
+          FROM starting s
+         WHERE e.id = s.id
+           AND e.status = CASE WHEN s.attempt = 1 THEN 'pending' ELSE 'running' END
         RETURNING e.id, s.message
     ), logged AS (
         INSERT INTO execution_logs (id, workflow_execution_id, level, message, timestamp)
@@ -283,7 +309,7 @@ _START = _numbered(
     SELECT 'started', id, NULL::uuid, NULL::uuid, NULL::text FROM started
     UNION ALL SELECT 'began', workflow_execution_id, node_id, id, status FROM began
     """,
-    ("ids", "tokens", "attempts", "messages",
+    ("ids", "tokens", "attempts", "messages", "started_at",
      "r_executions", "r_attempts", "r_nodes", "r_statuses", "r_inputs", "r_outputs"),
 )  # fmt: skip
 
@@ -295,11 +321,14 @@ async def start(
     connection: Any,
     starts: Sequence[tuple[uuid.UUID, uuid.UUID, int, str | None]],
     node_runs: Sequence[NodeRunRow] = (),
+    *,
+    started_at: datetime,
 ) -> dict[uuid.UUID, dict[uuid.UUID, uuid.UUID]]:
-    """Mark executions (locked by this transaction) running, (id, token, attempt, log
-    line or None) each, their start times kept from attempt 1, and write the first node
-    runs of their walks (those `running` are starting); for each execution started, node
-    id -> id of its running node runs."""
+    """Mark executions running, (id, token, attempt, log line or None) each: attempt 1
+    of one still pending, a later attempt of one still running; their start times are
+    `started_at` at attempt 1 and kept after. Write the first node runs of their walks
+    (those `running` are starting). For each execution started (those absent were not),
+    node id -> id of its running node runs."""
     if not starts:
         return {}
     rows = await connection.fetch(
@@ -308,6 +337,7 @@ async def start(
         [one[1] for one in starts],
         [one[2] for one in starts],
         [one[3] for one in starts],
+        started_at,
         [one[0] for one in node_runs],
         [one[1] for one in node_runs],
         [one[2] for one in node_runs],
@@ -344,6 +374,7 @@ _END_EXECUTION = """
                output_data = $4::text::jsonb, error_message = $5, updated_at = now()
          WHERE id = $1 AND status IN ('pending', 'running')
            AND ($3::uuid IS NULL OR run_token = $3::uuid)
+           AND (NOT $8::boolean OR status = 'pending')
         RETURNING id
     ), logged AS (
         INSERT INTO execution_logs (id, workflow_execution_id, level, message, timestamp)
@@ -362,9 +393,11 @@ async def end_execution(
     output: dict[str, Any] | None = None,
     error: str | None = None,
     log: tuple[str, str] | None = None,
+    pending_only: bool = False,
 ) -> bool:
-    """Finish a pending or running execution (only while `token` holds it, when given),
-    with a log line: `log` (level, message), or the error at level error."""
+    """Finish a pending or running execution (only while `token` holds it, when given;
+    only while pending, when `pending_only`), with a log line: `log` (level, message), or
+    the error at level error. Whether it was finished here."""
     level, message = log or ("error", error or status)
     ended = await connection.fetchval(
         _END_EXECUTION,
@@ -375,6 +408,7 @@ async def end_execution(
         error,
         level,
         message,
+        pending_only,
     )
     return ended is not None
 

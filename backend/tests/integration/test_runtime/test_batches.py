@@ -306,10 +306,10 @@ async def test_runs_ending_while_the_watcher_polls_leave_no_unread_stop(
 async def test_a_graph_changed_while_the_claim_waits_runs_with_the_tools_it_names(
     api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings
 ) -> None:
-    """The claim's lock statement reads the tools with a snapshot taken before it waited
-    for the execution's row; a graph first read after that wait may name a tool created
-    meanwhile, so the tools are read again with it (the run does not fail with "the tool
-    is deleted or not usable")."""
+    """The graph is saved while the claim waits for the execution's row (held by another
+    transaction): the run uses a graph and the tools it names as one read saw them (the
+    graph first read after a wait may name a tool created meanwhile, so the tools are
+    read again with it), and does not fail with "the tool is deleted or not usable"."""
     user = await login(api)
     workflow_id = await workflow(api, user, [TRIGGER], [])
     run = await api.post(f"/api/v1/workflows/{workflow_id}/run", headers=user)

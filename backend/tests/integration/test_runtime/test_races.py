@@ -16,13 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.core.settings import Settings
 from app.runtime.calls import Services
 from app.runtime.runner import ExecutionRunner
-from tests.integration.test_api.conftest import login
+from tests.integration.test_api.conftest import Headers, login
 from tests.integration.test_runtime.conftest import (
+    TRIGGER,
     client_of,
     napper,
     node_statuses,
     runtime_settings,
     wait_for,
+    workflow,
 )
 
 
@@ -128,3 +130,110 @@ async def test_a_healthy_run_whose_job_row_is_gone_is_not_taken_over_as_a_lost_o
     assert execution["attempt"] == 1, [
         (n["node_name"], n["status"], n["attempt"], n["error_message"]) for n in execution["nodes"]
     ]
+
+
+# -- the claim reads without locks: what changes between its read and its start wins -----
+
+
+async def _schedule_of(api: httpx.AsyncClient, user: Headers, workflow_id: str) -> str:
+    created = await api.post(
+        "/api/v1/schedules",
+        json={"workflow_id": workflow_id, "name": "claimed", "schedule_type": "cron",
+              "schedule_config": {"cron_expression": "0 9 * * 1-5"}, "timezone": "UTC"},
+        headers=user,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    schedule_id: str = created.json()["id"]
+    return schedule_id
+
+
+async def _pending(api: httpx.AsyncClient, user: Headers, workflow_id: str, scheduled: bool) -> str:
+    """A pending execution of the workflow: triggered on a schedule of it, or run."""
+    if scheduled:
+        schedule_id = await _schedule_of(api, user, workflow_id)
+        response = await api.post(f"/api/v1/schedules/{schedule_id}/trigger", headers=user)
+        execution_id: str = response.json()["execution"]["id"]
+    else:
+        response = await api.post(f"/api/v1/workflows/{workflow_id}/run", headers=user)
+        execution_id = response.json()["id"]
+    assert response.status_code == 201, response.text
+    return execution_id
+
+
+async def _log_messages(api: httpx.AsyncClient, user: Headers, execution_id: str) -> list[str]:
+    logs = await api.get(f"/api/v1/executions/{execution_id}/logs", headers=user)
+    assert logs.status_code == 200, logs.text
+    return [line["message"] for line in logs.json()["items"]]
+
+
+@pytest.mark.parametrize("scheduled", [False, True], ids=["run", "scheduled"])
+@pytest.mark.parametrize("pure", [False, True], ids=["io-nodes", "pure-nodes"])
+async def test_a_cancel_between_the_claims_read_and_its_start_wins(
+    api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings,
+    scheduled: bool, pure: bool,
+) -> None:  # fmt: skip
+    """The claim has read the execution pending and waits to start it (another
+    transaction holds the row and cancels it): the start finds it cancelled and starts
+    nothing, and no node run or start is written under the cancelled execution."""
+    user = await login(api)
+    if pure:
+        workflow_id = await workflow(api, user, [TRIGGER], [])
+    else:
+        workflow_id = await napper(api, user, 0.1)
+    execution_id = await _pending(api, user, workflow_id, scheduled)
+    async with httpx.AsyncClient() as http:
+        runner = ExecutionRunner(committed_db, Services(settings, settings.sealing_box(), http))
+        async with committed_db.connect() as holder:
+            transaction = await holder.begin()
+            await holder.execute(
+                text("SELECT 1 FROM workflow_executions WHERE id = :id FOR UPDATE"),
+                {"id": execution_id},
+            )
+            claiming = asyncio.create_task(runner.run(uuid.UUID(execution_id)))
+            await asyncio.sleep(0.3)  # the claim has read the row and waits to start it
+            assert not claiming.done()
+            await holder.execute(
+                text("UPDATE workflow_executions SET status = 'cancelled', ended_at = now() "
+                     "WHERE id = :id"),
+                {"id": execution_id},
+            )  # fmt: skip
+            await transaction.commit()
+        await asyncio.wait_for(claiming, 10)
+
+    execution = await wait_for(api, user, execution_id, limit=5)
+    assert execution["status"] == "cancelled"
+    assert execution["started_at"] is None
+    assert execution["nodes"] == []
+    assert "execution started" not in await _log_messages(api, user, execution_id)
+
+
+@pytest.mark.parametrize("scheduled", [False, True], ids=["run", "scheduled"])
+async def test_two_claims_of_one_pending_execution_run_it_once(
+    api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings, scheduled: bool
+) -> None:
+    """Two workers (two runners) both read the execution pending (a second job for it,
+    as after a double pick): the first start wins, the second starts nothing, and every
+    node runs once, as attempt 1."""
+    user = await login(api)
+    workflow_id = await napper(api, user, 0.2)
+    execution_id = await _pending(api, user, workflow_id, scheduled)
+    async with httpx.AsyncClient() as http:
+        services = Services(settings, settings.sealing_box(), http)
+        runners = [ExecutionRunner(committed_db, services) for _ in range(2)]
+        async with committed_db.connect() as holder:
+            transaction = await holder.begin()
+            await holder.execute(
+                text("SELECT 1 FROM workflow_executions WHERE id = :id FOR UPDATE"),
+                {"id": execution_id},
+            )
+            claims = [asyncio.create_task(one.run(uuid.UUID(execution_id))) for one in runners]
+            await asyncio.sleep(0.3)  # both have read it pending and wait to start it
+            assert not any(claim.done() for claim in claims)
+            await transaction.rollback()
+        await asyncio.wait_for(asyncio.gather(*claims), 10)
+
+    execution = await wait_for(api, user, execution_id, limit=5)
+    assert execution["status"] == "completed", execution["error_message"]
+    assert execution["attempt"] == 1
+    assert await node_statuses(committed_db, execution_id) == ["start:completed", "nap:completed"]
+    assert (await _log_messages(api, user, execution_id)).count("execution started") == 1
