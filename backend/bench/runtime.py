@@ -218,7 +218,7 @@ async def schedules_of(db: AsyncEngine, workflow_id: uuid.UUID, count: int) -> l
 _INSERT_RUNS = text(
     """
     INSERT INTO workflow_executions (workflow_id, schedule_id, trigger_type, status, input_data)
-    SELECT :w, CAST(:s AS uuid[])[1 + g % cardinality(CAST(:s AS uuid[]))],
+    SELECT :w, (CAST(:s AS uuid[]))[1 + g % NULLIF(cardinality(CAST(:s AS uuid[])), 0)],
            CASE WHEN cardinality(CAST(:s AS uuid[])) = 0 THEN 'manual' ELSE 'schedule' END,
            'pending', jsonb_build_object('phase', CAST(:phase AS text), 'n', g)
       FROM generate_series(1, :n) AS g
