@@ -55,8 +55,8 @@ MAX_OUTPUT_DEPTH = 64
 
 NodeRecord = tuple[uuid.UUID, str, dict[str, Any], dict[str, Any] | None]
 # An execution a claim starts: its row, its workflow, the attempt, the outputs of the
-# nodes an earlier attempt completed (by node id).
-Starting = tuple[store.ExecutionRow, store.WorkflowRow, int, dict[uuid.UUID, dict[str, Any]]]
+# nodes an earlier attempt completed (by node id), the status it must still have.
+Starting = tuple[store.ExecutionRow, store.WorkflowRow, int, dict[uuid.UUID, dict[str, Any]], str]
 
 
 class NodeFailedError(NodeError):
@@ -196,7 +196,7 @@ class ExecutionRunner:
         lost worker, resumed), or for several writes that must commit together."""
         ended: list[tuple[str, datetime | None]] = []  # counted once the claim commits
         async with store.connect(self._database, transaction=False) as connection:
-            found, now, refs = await store.read_executions(connection, execution_ids, lock=False)
+            found, now, refs = await store.read_executions(connection, execution_ids)
             in_order = [found[key] for key in dict.fromkeys(execution_ids) if key in found]
             locks = any(
                 execution.status == "running"
@@ -221,21 +221,30 @@ class ExecutionRunner:
         """The claim's decisions on the executions read (resume, skip for max_instances,
         start) and its start, in the transaction that holds its locks when it needs one."""
         pending = [pair for pair in found if pair[0].status == "pending"]
-        resuming = [pair[0].id for pair in found if pair[0].status == "running"]
-        scheduled = [one.schedule_id for one, _ in pending if one.schedule_id is not None]
+        resuming = [pair for pair in found if pair[0].status == "running"]
+        scheduled = [one for one, _ in pending if one.schedule_id is not None]
+        states: dict[uuid.UUID, store.ExecutionState] = {}
+        schedules: dict[uuid.UUID, tuple[dict[str, Any], int]] = {}
+        if resuming or scheduled:
+            states, schedules = await store.lock_for_claim(
+                connection,
+                [one.id for one, _ in resuming] + [one.id for one in scheduled],
+                [one.schedule_id for one in scheduled if one.schedule_id is not None],
+            )
         starting: list[Starting] = []
-        if resuming:
-            locked, _, _ = await store.read_executions(connection, resuming, lock=True)
-            for execution, workflow in locked.values():
-                if execution.status != "running":  # ended since it was read
-                    continue
-                earlier = await self._recover(connection, execution, ended)
-                if earlier is not None:
-                    starting.append((execution, workflow, execution.attempt + 1, earlier))
-        schedules = await store.lock_schedules(connection, scheduled)
+        for execution, workflow in resuming:
+            # Not when it ended, or another worker took it up, since it was read.
+            if states.get(execution.id) != ("running", execution.attempt, execution.run_token):
+                continue
+            earlier = await self._recover(connection, execution, ended)
+            if earlier is not None:
+                starting.append((execution, workflow, execution.attempt + 1, earlier, "running"))
         for execution, workflow in pending:
+            # Those of a schedule, locked: not when cancelled or claimed since the read.
+            if states.get(execution.id, ("pending",))[0] != "pending":
+                continue
             if await self._within_max_instances(connection, execution, schedules, ended):
-                starting.append((execution, workflow, 1, {}))
+                starting.append((execution, workflow, 1, {}, "pending"))
         return await self._start_runs(connection, starting, now, refs, ended)
 
     async def _start_runs(
@@ -252,18 +261,18 @@ class ExecutionRunner:
         tokens = {execution.id: uuid.uuid4() for execution, *_ in starting}
         graphs, refs = await self._graphs_of(connection, starting, refs)
         runs: dict[uuid.UUID, Run] = {}
-        cannot_run: list[tuple[store.ExecutionRow, str, datetime, int]] = []
+        cannot_run: list[tuple[store.ExecutionRow, str, datetime, str]] = []
         # Per workflow version and owner: its problems, or its nodes (the same for
         # every execution of it in this batch).
         prepared: dict[tuple[uuid.UUID, int, uuid.UUID], str | dict[str, NodeSpec]] = {}
-        for execution, workflow, attempt, earlier in starting:
+        for execution, workflow, attempt, earlier, expected in starting:
             graph, started_at = graphs[execution.id], execution.started_at or now
             key = (execution.workflow_id, workflow.version, workflow.owner_id)
             if key not in prepared:
                 prepared[key] = _prepare(graph, refs, workflow.owner_id)
             nodes = prepared[key]
             if isinstance(nodes, str):
-                cannot_run.append((execution, nodes, started_at, attempt))
+                cannot_run.append((execution, nodes, started_at, expected))
                 continue
 
             build = functools.partial(
@@ -271,10 +280,10 @@ class ExecutionRunner:
                 started_at=started_at, graph=graph, nodes=nodes, earlier=earlier,
             )  # fmt: skip
             runs[execution.id] = await self._first_wave(build)
-        starts = [
+        starts: list[store.Start] = [
             (execution.id, tokens[execution.id], attempt,
-             "execution started" if attempt == 1 else None)
-            for execution, workflow, attempt, _ in starting
+             "execution started" if expected == "pending" else None, expected)
+            for execution, _, attempt, _, expected in starting
             if execution.id in runs
         ]  # fmt: skip
         ends = self._pure_ends(runs.values())
@@ -284,10 +293,11 @@ class ExecutionRunner:
             began = await self._start(connection, starts, list(runs.values()), now)
             if ends:  # the executions are this claim's, started by this statement's own
                 await store.write_walks(connection, [e for e in ends if e.execution_id in began])
-            for execution, error, started_at, attempt in cannot_run:
+            for execution, error, started_at, expected in cannot_run:
                 if await store.end_execution(
-                    connection, execution.id, "failed", error=error, pending_only=attempt == 1
-                ):
+                    connection, execution.id, "failed", error=error,
+                    pending_only=expected == "pending",
+                ):  # fmt: skip
                     ended.append(("failed", started_at))
         for execution_id in list(runs):
             if execution_id not in began:  # cancelled, or claimed elsewhere, since read
@@ -327,7 +337,7 @@ class ExecutionRunner:
     async def _start(
         self,
         connection: Any,
-        starts: list[tuple[uuid.UUID, uuid.UUID, int, str | None]],
+        starts: list[store.Start],
         runs: list[Run],
         now: datetime,
     ) -> set[uuid.UUID]:
@@ -400,7 +410,7 @@ class ExecutionRunner:
     async def _graphs_of(
         self,
         connection: Any,
-        starting: Sequence[tuple[store.ExecutionRow, store.WorkflowRow, int, dict[Any, Any]]],
+        starting: Sequence[Starting],
         refs: store.Refs,
     ) -> tuple[dict[uuid.UUID, GraphShape], store.Refs]:
         """The graph of each execution starting, and the tools and agents: those the
@@ -409,7 +419,7 @@ class ExecutionRunner:
         reads = self._graph_reads
         graphs = {
             execution.id: await self._graph(connection, execution.workflow_id, workflow)
-            for execution, workflow, _, _ in starting
+            for execution, workflow, *_ in starting
         }
         if self._graph_reads != reads:
             refs = await store.read_refs(connection, [one.workflow_id for one, *_ in starting])

@@ -130,13 +130,12 @@ def _refs_of(workflows: str) -> str:
     """
 
 
-def _read_sql(*, lock: bool) -> str:
-    """SQL: the executions (in id order; locked for the transaction when `lock`), each
-    with its workflow and the statement's now(), and on the first row the tools and agents
-    their workflows' nodes name, not deleted, with who may use them (their owner; anyone
-    when public): read at every run so that a change to one is seen by the next run, in
-    the claim's first round trip."""
-    return f"""
+# The executions (in id order), each with its workflow and the statement's now(), and on
+# the first row the tools and agents their workflows' nodes name, not deleted, with who
+# may use them (their owner; anyone when public): read at every run so that a change to
+# one is seen by the next run, in the claim's first round trip. No lock: what changes
+# before the claim's start is seen by the start (store.start, lock_for_claim).
+_READ = f"""
     WITH claimed AS (
         SELECT e.id, e.workflow_id, e.schedule_id, e.status, e.trigger_type,
                e.scheduled_for, e.started_at, e.input_data, e.attempt, e.run_token,
@@ -144,17 +143,12 @@ def _read_sql(*, lock: bool) -> str:
                w.owner_id, w.variables
           FROM workflow_executions e JOIN workflows w ON w.id = e.workflow_id
          WHERE e.id = ANY($1::uuid[])
-         ORDER BY e.id
-         {"FOR UPDATE OF e" if lock else ""}
     ), refs AS ({_refs_of("SELECT workflow_id FROM claimed")})
     SELECT claimed.*, now(),
            CASE WHEN row_number() OVER (ORDER BY claimed.id) = 1
                 THEN (SELECT refs FROM refs) END
       FROM claimed ORDER BY claimed.id
     """
-
-
-_READ = {True: _read_sql(lock=True), False: _read_sql(lock=False)}
 
 # A tool or agent by id: ('tool', id, name, tool_type, config, auth_config, None, None,
 # owner_id, is_public) or ('agent', id, name, None, None, None, system_prompt, llm_config,
@@ -163,13 +157,12 @@ Refs = dict[uuid.UUID, tuple[Any, ...]]
 
 
 async def read_executions(
-    connection: Any, execution_ids: Sequence[uuid.UUID], *, lock: bool
+    connection: Any, execution_ids: Sequence[uuid.UUID]
 ) -> tuple[dict[uuid.UUID, tuple[ExecutionRow, WorkflowRow]], datetime, Refs]:
-    """The executions that exist, each with its workflow (locked for this transaction
-    when `lock`, in id order, so that two claims never wait on each other in a cycle);
-    the statement's `now()`, the start time of those a claim starts first; and the tools
-    and agents their workflows name."""
-    rows = await connection.fetch(_READ[lock], list(execution_ids))
+    """The executions that exist, each with its workflow, without locks; the statement's
+    `now()`, the start time of those a claim starts first; and the tools and agents their
+    workflows name."""
+    rows = await connection.fetch(_READ, list(execution_ids))
     found = {
         row[0]: (
             ExecutionRow(*row[:10]),
@@ -211,30 +204,48 @@ def _ref_of(ref: dict[str, Any]) -> tuple[Any, ...]:
 
 
 _LOCK_SCHEDULES = (
-    "SELECT id, metadata FROM schedules WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE"
+    "SELECT id, metadata FROM schedules WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE"
 )
-_COUNT_RUNNING = (
-    "SELECT schedule_id, count(*) FROM workflow_executions "
-    "WHERE schedule_id = ANY($1::uuid[]) AND status = 'running' GROUP BY schedule_id"
-)
+# The executions, locked in id order, as they are now; and the running executions of each
+# schedule, counted by a statement that starts after the schedules' locks are held, so
+# that the count includes every start committed before.
+_LOCK_AND_COUNT = """
+    WITH locked AS (
+        SELECT id, status, attempt, run_token FROM workflow_executions
+         WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE
+    ), counts AS (
+        SELECT schedule_id, count(*) AS running FROM workflow_executions
+         WHERE schedule_id = ANY($2::uuid[]) AND status = 'running' GROUP BY schedule_id
+    )
+    SELECT 'execution', id, status, attempt, run_token, NULL::bigint FROM locked
+    UNION ALL SELECT 'count', schedule_id, NULL, NULL, NULL, running FROM counts
+    """
+
+# An execution as a claim's lock finds it: status, attempt, run token.
+ExecutionState = tuple[str, int, uuid.UUID | None]
 
 
-async def lock_schedules(
-    connection: Any, schedule_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, tuple[dict[str, Any], int]]:
-    """Lock the schedules (the point where workers agree on max_instances): for each that
-    exists, its metadata and its running executions, counted once the locks are held (a
-    statement of its own, so the count includes every start committed before)."""
-    ids = sorted(set(schedule_ids))
-    if not ids:
-        return {}
-    rows = await connection.fetch(_LOCK_SCHEDULES, ids)
-    metadata = {row[0]: dict(row[1] or {}) for row in rows}
-    if not metadata:
-        return {}
-    counts = await connection.fetch(_COUNT_RUNNING, list(metadata))
-    running = {row[0]: int(row[1]) for row in counts}
-    return {key: (value, running.get(key, 0)) for key, value in metadata.items()}
+async def lock_for_claim(
+    connection: Any, execution_ids: Sequence[uuid.UUID], schedule_ids: Sequence[uuid.UUID]
+) -> tuple[dict[uuid.UUID, ExecutionState], dict[uuid.UUID, tuple[dict[str, Any], int]]]:
+    """Lock the schedules (the point where workers agree on max_instances), then the
+    executions (each in id order, so that two claims never wait on each other in a
+    cycle): each execution's state now, and for each schedule that exists its metadata
+    and its running executions."""
+    metadata: dict[uuid.UUID, dict[str, Any]] = {}
+    if schedule_ids:
+        rows = await connection.fetch(_LOCK_SCHEDULES, sorted(set(schedule_ids)))
+        metadata = {row[0]: dict(row[1] or {}) for row in rows}
+    states: dict[uuid.UUID, ExecutionState] = {}
+    running: dict[uuid.UUID, int] = {}
+    for part, key, status, attempt, token, count in await connection.fetch(
+        _LOCK_AND_COUNT, sorted(set(execution_ids)), list(metadata)
+    ):
+        if part == "execution":
+            states[key] = (status, attempt, token)
+        else:
+            running[key] = int(count)
+    return states, {key: (value, running.get(key, 0)) for key, value in metadata.items()}
 
 
 _SKIP = """
@@ -274,23 +285,23 @@ _INSERT_NODE_RUNS = """INSERT INTO node_executions (id, workflow_execution_id, n
                CAST(r.input AS jsonb), CAST(r.output AS jsonb), r.attempt, 0, now(), now()"""
 
 # Executions started, their log lines, and the first node runs of their walks (in the
-# order given), as one statement. A first attempt starts only a pending execution, a
-# later one only the running execution it resumes (under the claim's lock): an execution
-# cancelled, or claimed by another worker, since the claim read it is left alone.
+# order given), as one statement. Each starts only while its status is the one the claim
+# expects (pending; running, for one it resumes): an execution cancelled, or claimed by
+# another worker, since the claim read it is left alone.
 _START = _numbered(
     f"""
     WITH starting AS (
         SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:tokens AS uuid[]),
-                             CAST(:attempts AS integer[]), CAST(:messages AS text[]))
-               AS u(id, token, attempt, message)
+                             CAST(:attempts AS integer[]), CAST(:messages AS text[]),
+                             CAST(:expected AS text[]))
+               AS u(id, token, attempt, message, expected)
     ), started AS (
         UPDATE workflow_executions e SET status = 'running', attempt = s.attempt,
                run_token = s.token,
                started_at = COALESCE(e.started_at, CAST(:started_at AS timestamptz)),
                updated_at = now()
           FROM starting s
-         WHERE e.id = s.id
-           AND e.status = CASE WHEN s.attempt = 1 THEN 'pending' ELSE 'running' END
+         WHERE e.id = s.id AND e.status = s.expected
         RETURNING e.id, s.message
     ), logged AS (
         INSERT INTO execution_logs (id, workflow_execution_id, level, message, timestamp)
@@ -309,26 +320,28 @@ _START = _numbered(
     SELECT 'started', id, NULL::uuid, NULL::uuid, NULL::text FROM started
     UNION ALL SELECT 'began', workflow_execution_id, node_id, id, status FROM began
     """,
-    ("ids", "tokens", "attempts", "messages", "started_at",
+    ("ids", "tokens", "attempts", "messages", "expected", "started_at",
      "r_executions", "r_attempts", "r_nodes", "r_statuses", "r_inputs", "r_outputs"),
 )  # fmt: skip
 
+# An execution a claim starts: (id, new run token, attempt, log line or None, the status
+# it must still have: pending, or running for one it resumes).
+Start = tuple[uuid.UUID, uuid.UUID, int, str | None, str]
 # A node run a claim writes: (execution id, attempt, node id, status, input, output).
 NodeRunRow = tuple[uuid.UUID, int, uuid.UUID, str, dict[str, Any], dict[str, Any] | None]
 
 
 async def start(
     connection: Any,
-    starts: Sequence[tuple[uuid.UUID, uuid.UUID, int, str | None]],
+    starts: Sequence[Start],
     node_runs: Sequence[NodeRunRow] = (),
     *,
     started_at: datetime,
 ) -> dict[uuid.UUID, dict[uuid.UUID, uuid.UUID]]:
-    """Mark executions running, (id, token, attempt, log line or None) each: attempt 1
-    of one still pending, a later attempt of one still running; their start times are
-    `started_at` at attempt 1 and kept after. Write the first node runs of their walks
-    (those `running` are starting). For each execution started (those absent were not),
-    node id -> id of its running node runs."""
+    """Mark executions running, each only while its status is the one expected; their
+    start times are `started_at` at the first start and kept after. Write the first node
+    runs of their walks (those `running` are starting). For each execution started (those
+    absent were not), node id -> id of its running node runs."""
     if not starts:
         return {}
     rows = await connection.fetch(
@@ -337,6 +350,7 @@ async def start(
         [one[1] for one in starts],
         [one[2] for one in starts],
         [one[3] for one in starts],
+        [one[4] for one in starts],
         started_at,
         [one[0] for one in node_runs],
         [one[1] for one in node_runs],

@@ -237,3 +237,127 @@ async def test_two_claims_of_one_pending_execution_run_it_once(
     assert execution["attempt"] == 1
     assert await node_statuses(committed_db, execution_id) == ["start:completed", "nap:completed"]
     assert (await _log_messages(api, user, execution_id)).count("execution started") == 1
+
+
+async def test_an_execution_cancelled_while_its_claim_waits_for_the_schedule_is_not_counted(
+    api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings
+) -> None:
+    """max_instances 1, two pending executions of one schedule claimed together; the first
+    is cancelled while the claim waits for the schedule's lock: it is not counted as
+    running, so the second starts rather than being skipped for max_instances."""
+    user = await login(api)
+    workflow_id = await napper(api, user, 0.1)
+    schedule_id = await _schedule_of(api, user, workflow_id)
+    ids = []
+    for _ in range(2):
+        response = await api.post(f"/api/v1/schedules/{schedule_id}/trigger", headers=user)
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["execution"]["id"])
+    async with httpx.AsyncClient() as http:
+        runner = ExecutionRunner(committed_db, Services(settings, settings.sealing_box(), http))
+        async with committed_db.connect() as holder:
+            transaction = await holder.begin()
+            await holder.execute(
+                text("SELECT 1 FROM schedules WHERE id = :id FOR UPDATE"), {"id": schedule_id}
+            )
+            claiming = asyncio.gather(*(runner.run(uuid.UUID(one)) for one in ids))
+            await asyncio.sleep(0.3)  # the claim has read both and waits for the schedule
+            await holder.execute(
+                text("UPDATE workflow_executions SET status = 'cancelled', ended_at = now() "
+                     "WHERE id = :id"),
+                {"id": ids[0]},
+            )  # fmt: skip
+            await transaction.commit()
+        await asyncio.wait_for(claiming, 10)
+
+    first, second = [await wait_for(api, user, one, limit=5) for one in ids]
+    assert first["status"] == "cancelled"
+    assert first["nodes"] == []
+    assert second["status"] == "completed", second["error_message"]
+    schedule = (await api.get(f"/api/v1/schedules/{schedule_id}", headers=user)).json()
+    assert schedule["skipped_count"] == 0
+
+
+async def _left_running(
+    api: httpx.AsyncClient, user: Headers, committed_db: AsyncEngine, settings: Settings
+) -> str:
+    """An execution left `running` by a worker that died in its nap (nothing more
+    written)."""
+    workflow_id = await napper(api, user, 0.3)
+    execution_id = (await api.post(f"/api/v1/workflows/{workflow_id}/run", headers=user)).json()[
+        "id"
+    ]
+    async with httpx.AsyncClient() as http:
+        services = Services(settings, settings.sealing_box(), http)
+        dying = asyncio.create_task(
+            ExecutionRunner(committed_db, services).run(uuid.UUID(execution_id))
+        )
+
+        async def napping() -> bool:
+            return "nap:running" in await node_statuses(committed_db, execution_id)
+
+        await _until(napping)
+        dying.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await dying
+    return execution_id
+
+
+async def test_two_claims_of_one_execution_left_running_resume_it_once(
+    api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings
+) -> None:
+    """Two workers both read the execution a dead worker left running (its job picked
+    twice): the first resumes it as attempt 2; the second finds another worker's run
+    token under the lock and leaves it alone, rather than resuming it again (attempt 3)
+    and stopping the healthy run."""
+    user = await login(api)
+    execution_id = await _left_running(api, user, committed_db, settings)
+    async with httpx.AsyncClient() as http:
+        services = Services(settings, settings.sealing_box(), http)
+        runners = [ExecutionRunner(committed_db, services) for _ in range(2)]
+        async with committed_db.connect() as holder:
+            transaction = await holder.begin()
+            await holder.execute(
+                text("SELECT 1 FROM workflow_executions WHERE id = :id FOR UPDATE"),
+                {"id": execution_id},
+            )
+            claims = [asyncio.create_task(one.run(uuid.UUID(execution_id))) for one in runners]
+            await asyncio.sleep(0.3)  # both have read it running and wait for its lock
+            assert not any(claim.done() for claim in claims)
+            await transaction.rollback()
+        await asyncio.wait_for(asyncio.gather(*claims), 10)
+
+    execution = await wait_for(api, user, execution_id, limit=5)
+    assert execution["status"] == "completed", execution["error_message"]
+    assert execution["attempt"] == 2
+    assert await node_statuses(committed_db, execution_id) == [
+        "start:completed", "nap:failed", "nap:completed",
+    ]  # fmt: skip
+    messages = await _log_messages(api, user, execution_id)
+    assert sum(message.startswith("resumed after a worker loss") for message in messages) == 1
+
+
+async def test_an_execution_left_running_at_attempt_zero_is_resumed(
+    api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings
+) -> None:
+    """A row set running outside the runtime (attempt keeps its default, 0) is resumed
+    like any other, not left running for ever."""
+    user = await login(api)
+    workflow_id = await napper(api, user, 0.1)
+    execution_id = (await api.post(f"/api/v1/workflows/{workflow_id}/run", headers=user)).json()[
+        "id"
+    ]
+    async with committed_db.begin() as connection:
+        await connection.execute(
+            text("UPDATE workflow_executions SET status = 'running', attempt = 0, "
+                 "run_token = gen_random_uuid(), started_at = now() WHERE id = :id"),
+            {"id": execution_id},
+        )  # fmt: skip
+    async with httpx.AsyncClient() as http:
+        runner = ExecutionRunner(committed_db, Services(settings, settings.sealing_box(), http))
+        await asyncio.wait_for(runner.run(uuid.UUID(execution_id)), 10)
+
+    execution = await wait_for(api, user, execution_id, limit=5)
+    assert execution["status"] == "completed", execution["error_message"]
+    assert execution["attempt"] == 1
+    assert await node_statuses(committed_db, execution_id) == ["start:completed", "nap:completed"]
