@@ -222,30 +222,56 @@ class ExecutionRunner:
         start) and its start, in the transaction that holds its locks when it needs one."""
         pending = [pair for pair in found if pair[0].status == "pending"]
         resuming = [pair for pair in found if pair[0].status == "running"]
-        scheduled = [one for one, _ in pending if one.schedule_id is not None]
+        scheduled = [one.schedule_id for one, _ in pending if one.schedule_id is not None]
         states: dict[uuid.UUID, store.ExecutionState] = {}
         schedules: dict[uuid.UUID, tuple[dict[str, Any], int]] = {}
         if resuming or scheduled:
             states, schedules = await store.lock_for_claim(
-                connection,
-                [one.id for one, _ in resuming] + [one.id for one in scheduled],
-                [one.schedule_id for one in scheduled if one.schedule_id is not None],
+                connection, [one.id for one, _ in resuming], scheduled
             )
+        starting = await self._resumptions(connection, resuming, states, ended)
+        runs: dict[uuid.UUID, Run] = {}
+        waiting = pending
+        while True:
+            over_limit: list[tuple[store.ExecutionRow, store.WorkflowRow]] = []
+            for execution, workflow in waiting:
+                if _limit_reached(execution, schedules) is None:
+                    _count_in(execution, schedules, 1)
+                    starting.append((execution, workflow, 1, {}, "pending"))
+                else:
+                    over_limit.append((execution, workflow))
+            started = await self._start_runs(connection, starting, now, refs, ended, walks=runs)
+            # One counted that did not start (cancelled, or claimed by another worker, since
+            # the read; or it cannot run) leaves its place to the next one over the limit.
+            freed = [one for one, *_ in starting if one.id not in started]
+            for execution in freed:
+                _count_in(execution, schedules, -1)
+            if not (freed and over_limit):
+                break
+            waiting, starting = over_limit, []
+        for execution, _ in over_limit:
+            full = _limit_reached(execution, schedules)
+            if full and await store.skip_for_max_instances(connection, execution, *full):
+                ended.append(("skipped", None))
+        return runs
+
+    async def _resumptions(
+        self,
+        connection: Any,
+        resuming: list[tuple[store.ExecutionRow, store.WorkflowRow]],
+        states: dict[uuid.UUID, store.ExecutionState],
+        ended: list[tuple[str, datetime | None]],
+    ) -> list[Starting]:
+        """The executions found running to resume, as their locks find them: not one that
+        ended, or that another worker took up, since it was read."""
         starting: list[Starting] = []
         for execution, workflow in resuming:
-            # Not when it ended, or another worker took it up, since it was read.
             if states.get(execution.id) != ("running", execution.attempt, execution.run_token):
                 continue
             earlier = await self._recover(connection, execution, ended)
             if earlier is not None:
                 starting.append((execution, workflow, execution.attempt + 1, earlier, "running"))
-        for execution, workflow in pending:
-            # Those of a schedule, locked: not when cancelled or claimed since the read.
-            if states.get(execution.id, ("pending",))[0] != "pending":
-                continue
-            if await self._within_max_instances(connection, execution, schedules, ended):
-                starting.append((execution, workflow, 1, {}, "pending"))
-        return await self._start_runs(connection, starting, now, refs, ended)
+        return starting
 
     async def _start_runs(
         self,
@@ -254,10 +280,15 @@ class ExecutionRunner:
         now: datetime,
         refs: store.Refs,
         ended: list[tuple[str, datetime | None]],
-    ) -> dict[uuid.UUID, Run]:
+        *,
+        walks: dict[uuid.UUID, Run],
+    ) -> set[uuid.UUID]:
         """Start the executions the claim decided on, each with the first wave of its
         walk; those that cannot run (a graph or reference problem) fail at once. The runs
-        to walk: not those not started (taken meanwhile), nor those already completed."""
+        to walk go into `walks`: not those not started (taken meanwhile), nor those
+        already completed. The executions started."""
+        if not starting:
+            return set()
         tokens = {execution.id: uuid.uuid4() for execution, *_ in starting}
         graphs, refs = await self._graphs_of(connection, starting, refs)
         runs: dict[uuid.UUID, Run] = {}
@@ -305,7 +336,8 @@ class ExecutionRunner:
         for end in ends:
             if end.execution_id in began:
                 ended.append(("completed", runs.pop(end.execution_id).started_at))
-        return runs
+        walks.update(runs)
+        return began
 
     async def _first_wave(self, build: Callable[[], Run]) -> Run:
         """A claimed run with the start of its walk worked out (pure nodes run, the first
@@ -363,26 +395,6 @@ class ExecutionRunner:
                 run.started.add(node.name)
                 run.node_runs[node.name] = began[run.execution.id][node.id]
         return set(began)
-
-    async def _within_max_instances(
-        self,
-        connection: Any,
-        execution: store.ExecutionRow,
-        schedules: dict[uuid.UUID, tuple[dict[str, Any], int]],
-        ended: list[tuple[str, datetime | None]],
-    ) -> bool:
-        """Whether a pending execution may start (its schedule, locked, is below
-        max_instances, counting those this claim starts); skipped, counted, when not."""
-        if execution.schedule_id is None or execution.schedule_id not in schedules:
-            return True
-        metadata, running = schedules[execution.schedule_id]
-        limit = _max_instances(metadata)
-        if running >= limit:
-            if await store.skip_for_max_instances(connection, execution, running, limit):
-                ended.append(("skipped", None))
-            return False
-        schedules[execution.schedule_id] = (metadata, running + 1)
-        return True
 
     async def _recover(
         self,
@@ -837,6 +849,31 @@ def _scope(run: Run, node_input: dict[str, Any]) -> dict[str, Any]:
     """What a node's expressions see: its input, and as `nodes` the output of every node
     completed so far (kept out of the stored input, which would grow with the graph)."""
     return {**node_input, "nodes": dict(run.outputs)}
+
+
+def _limit_reached(
+    execution: store.ExecutionRow, schedules: dict[uuid.UUID, tuple[dict[str, Any], int]]
+) -> tuple[int, int] | None:
+    """(running, max_instances) when the execution's schedule (locked) is at its limit,
+    counting those this claim starts; None when it may start (it has no schedule, or the
+    schedule has room)."""
+    if execution.schedule_id is None or execution.schedule_id not in schedules:
+        return None
+    metadata, running = schedules[execution.schedule_id]
+    limit = _max_instances(metadata)
+    return (running, limit) if running >= limit else None
+
+
+def _count_in(
+    execution: store.ExecutionRow,
+    schedules: dict[uuid.UUID, tuple[dict[str, Any], int]],
+    change: int,
+) -> None:
+    """Count an execution this claim starts (1), or one it did not start after all (-1),
+    among its schedule's running ones."""
+    if execution.schedule_id in schedules:
+        metadata, running = schedules[execution.schedule_id]
+        schedules[execution.schedule_id] = (metadata, running + change)
 
 
 def _max_instances(metadata: dict[str, Any]) -> int:

@@ -206,9 +206,9 @@ def _ref_of(ref: dict[str, Any]) -> tuple[Any, ...]:
 _LOCK_SCHEDULES = (
     "SELECT id, metadata FROM schedules WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE"
 )
-# The executions, locked in id order, as they are now; and the running executions of each
-# schedule, counted by a statement that starts after the schedules' locks are held, so
-# that the count includes every start committed before.
+# The executions to resume, locked in id order, as they are now; and the running
+# executions of each schedule, counted by a statement that starts after the schedules'
+# locks are held, so that the count includes every start committed before.
 _LOCK_AND_COUNT = """
     WITH locked AS (
         SELECT id, status, attempt, run_token FROM workflow_executions
@@ -229,9 +229,9 @@ async def lock_for_claim(
     connection: Any, execution_ids: Sequence[uuid.UUID], schedule_ids: Sequence[uuid.UUID]
 ) -> tuple[dict[uuid.UUID, ExecutionState], dict[uuid.UUID, tuple[dict[str, Any], int]]]:
     """Lock the schedules (the point where workers agree on max_instances), then the
-    executions (each in id order, so that two claims never wait on each other in a
-    cycle): each execution's state now, and for each schedule that exists its metadata
-    and its running executions."""
+    executions to resume (each in id order, so that two claims never wait on each other
+    in a cycle): each execution's state now, and for each schedule that exists its
+    metadata and its running executions."""
     metadata: dict[uuid.UUID, dict[str, Any]] = {}
     if schedule_ids:
         rows = await connection.fetch(_LOCK_SCHEDULES, sorted(set(schedule_ids)))
