@@ -229,7 +229,7 @@ class ExecutionRunner:
             states, schedules = await store.lock_for_claim(
                 connection, [one.id for one, _ in resuming], scheduled
             )
-        starting = await self._resumptions(connection, resuming, states, ended)
+        starting = await self._resumptions(connection, resuming, states, schedules, ended)
         runs: dict[uuid.UUID, Run] = {}
         waiting = pending
         while True:
@@ -240,10 +240,11 @@ class ExecutionRunner:
                     starting.append((execution, workflow, 1, {}, "pending"))
                 else:
                     over_limit.append((execution, workflow))
-            started = await self._start_runs(connection, starting, now, refs, ended, walks=runs)
-            # One counted that did not start (cancelled, or claimed by another worker, since
-            # the read; or it cannot run) leaves its place to the next one over the limit.
-            freed = [one for one, *_ in starting if one.id not in started]
+            running = await self._start_runs(connection, starting, now, refs, ended, walks=runs)
+            # One counted that is not running now (cancelled, or claimed by another worker,
+            # since the read; unable to run; or completed already, as a workflow of pure
+            # nodes is) leaves its place to the next one over the limit.
+            freed = [one for one, *_ in starting if one.id not in running]
             for execution in freed:
                 _count_in(execution, schedules, -1)
             if not (freed and over_limit):
@@ -260,16 +261,20 @@ class ExecutionRunner:
         connection: Any,
         resuming: list[tuple[store.ExecutionRow, store.WorkflowRow]],
         states: dict[uuid.UUID, store.ExecutionState],
+        schedules: dict[uuid.UUID, tuple[dict[str, Any], int]],
         ended: list[tuple[str, datetime | None]],
     ) -> list[Starting]:
         """The executions found running to resume, as their locks find them: not one that
-        ended, or that another worker took up, since it was read."""
+        ended, or that another worker took up, since it was read. One that fails at its
+        last loss is no longer running: it leaves its place in its schedule's count."""
         starting: list[Starting] = []
         for execution, workflow in resuming:
             if states.get(execution.id) != ("running", execution.attempt, execution.run_token):
                 continue
             earlier = await self._recover(connection, execution, ended)
-            if earlier is not None:
+            if earlier is None:
+                _count_in(execution, schedules, -1)
+            else:
                 starting.append((execution, workflow, execution.attempt + 1, earlier, "running"))
         return starting
 
@@ -286,7 +291,7 @@ class ExecutionRunner:
         """Start the executions the claim decided on, each with the first wave of its
         walk; those that cannot run (a graph or reference problem) fail at once. The runs
         to walk go into `walks`: not those not started (taken meanwhile), nor those
-        already completed. The executions started."""
+        already completed. The executions left running."""
         if not starting:
             return set()
         tokens = {execution.id: uuid.uuid4() for execution, *_ in starting}
@@ -320,7 +325,8 @@ class ExecutionRunner:
         ends = self._pure_ends(runs.values())
         # Several writes commit together: a batch that fails is served again, and must
         # not find some of its executions started by itself.
-        async with store.atomic(connection, bool(starts and (ends or cannot_run))):
+        several = len(cannot_run) + bool(starts) + bool(ends) > 1
+        async with store.atomic(connection, several):
             began = await self._start(connection, starts, list(runs.values()), now)
             if ends:  # the executions are this claim's, started by this statement's own
                 await store.write_walks(connection, [e for e in ends if e.execution_id in began])
@@ -337,7 +343,7 @@ class ExecutionRunner:
             if end.execution_id in began:
                 ended.append(("completed", runs.pop(end.execution_id).started_at))
         walks.update(runs)
-        return began
+        return set(runs)
 
     async def _first_wave(self, build: Callable[[], Run]) -> Run:
         """A claimed run with the start of its walk worked out (pure nodes run, the first

@@ -361,3 +361,78 @@ async def test_an_execution_left_running_at_attempt_zero_is_resumed(
     assert execution["status"] == "completed", execution["error_message"]
     assert execution["attempt"] == 1
     assert await node_statuses(committed_db, execution_id) == ["start:completed", "nap:completed"]
+
+
+async def _triggered(
+    api: httpx.AsyncClient, user: Headers, workflow_id: str, count: int, max_instances: int
+) -> tuple[str, list[str]]:
+    """A schedule of the workflow with this max_instances, triggered `count` times: its id
+    and the pending executions' ids."""
+    created = await api.post(
+        "/api/v1/schedules",
+        json={"workflow_id": workflow_id, "name": "limited", "schedule_type": "cron",
+              "schedule_config": {"cron_expression": "0 9 * * 1-5"}, "timezone": "UTC",
+              "metadata": {"max_instances": max_instances}},
+        headers=user,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    schedule_id: str = created.json()["id"]
+    ids = []
+    for _ in range(count):
+        response = await api.post(f"/api/v1/schedules/{schedule_id}/trigger", headers=user)
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["execution"]["id"])
+    return schedule_id, ids
+
+
+async def _claimed_together(settings: Settings, db: AsyncEngine, ids: list[str]) -> None:
+    """One runner (one worker's) claims and runs them at once, in one batch."""
+    async with httpx.AsyncClient() as http:
+        runner = ExecutionRunner(db, Services(settings, settings.sealing_box(), http))
+        await asyncio.wait_for(asyncio.gather(*(runner.run(uuid.UUID(one)) for one in ids)), 15)
+
+
+async def test_workflows_of_pure_nodes_completed_in_the_claim_do_not_fill_max_instances(
+    api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings
+) -> None:
+    """max_instances 1, three pending executions of a workflow of pure nodes claimed
+    together: each completes inside the claim, so none is running when the next is
+    decided, and none is skipped (as none would be, claimed one by one)."""
+    user = await login(api)
+    workflow_id = await workflow(api, user, [TRIGGER], [])
+    schedule_id, ids = await _triggered(api, user, workflow_id, 3, max_instances=1)
+
+    await _claimed_together(settings, committed_db, ids)
+
+    statuses = [(await wait_for(api, user, one, limit=5))["status"] for one in ids]
+    assert statuses == ["completed"] * 3
+    schedule = (await api.get(f"/api/v1/schedules/{schedule_id}", headers=user)).json()
+    assert schedule["skipped_count"] == 0
+
+
+async def test_a_run_given_up_at_its_last_worker_loss_does_not_fill_max_instances(
+    api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings
+) -> None:
+    """max_instances 1: an execution left running by its third lost worker and a pending
+    one of the same schedule, claimed together. The first fails (lost 3 times); it was
+    counted as running, and its place goes to the pending one, which runs rather than
+    being skipped while nothing of the schedule runs."""
+    user = await login(api)
+    workflow_id = await napper(api, user, 0.1)
+    schedule_id, (lost, waiting) = await _triggered(api, user, workflow_id, 2, max_instances=1)
+    async with committed_db.begin() as connection:
+        await connection.execute(
+            text("UPDATE workflow_executions SET status = 'running', attempt = 3, "
+                 "run_token = gen_random_uuid(), started_at = now() WHERE id = :id"),
+            {"id": lost},
+        )  # fmt: skip
+
+    await _claimed_together(settings, committed_db, [lost, waiting])
+
+    given_up = await wait_for(api, user, lost, limit=5)
+    assert given_up["status"] == "failed"
+    assert "lost 3 times" in given_up["error_message"]
+    ran = await wait_for(api, user, waiting, limit=5)
+    assert ran["status"] == "completed", ran["error_message"]
+    schedule = (await api.get(f"/api/v1/schedules/{schedule_id}", headers=user)).json()
+    assert schedule["skipped_count"] == 0
