@@ -1,9 +1,10 @@
-"""Races found by a hostile review: cancel against the worker, the sweeper against a
-healthy worker."""
+"""Races found by hostile reviews: cancel against the worker, the sweeper against a
+healthy worker, and what changes between a claim's read and its start."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -11,7 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.core.settings import Settings
 from app.runtime.calls import Services
@@ -35,14 +36,13 @@ async def _until(predicate: object, limit: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_cancelling_a_run_whose_worker_died_leaves_no_node_run_running(
-    api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings
-) -> None:
-    """The worker dies (SIGKILL: nothing more is written) with a node run `running`; the
-    user cancels; the job is picked again and the claim sees `cancelled` and returns. No
-    one ever ends the node run: it stays `running` forever."""
-    user = await login(api)
-    workflow_id = await napper(api, user, 30)
+async def _left_running(
+    api: httpx.AsyncClient, user: Headers, committed_db: AsyncEngine, settings: Settings,
+    nap: float = 0.3,
+) -> str:  # fmt: skip
+    """An execution (start -> nap of `nap` s) left `running` by a worker that died in
+    its nap (SIGKILL: nothing more is written)."""
+    workflow_id = await napper(api, user, nap)
     execution_id = (await api.post(f"/api/v1/workflows/{workflow_id}/run", headers=user)).json()[
         "id"
     ]
@@ -59,6 +59,30 @@ async def test_cancelling_a_run_whose_worker_died_leaves_no_node_run_running(
         dying.cancel()  # the worker is gone: no cleanup reaches the database
         with pytest.raises(asyncio.CancelledError):
             await dying
+    return execution_id
+
+
+async def _mark_running(db: AsyncEngine, execution_id: str, *, attempt: int) -> None:
+    """The execution as a worker that is gone left it: running at `attempt`, held by a
+    run token nobody has."""
+    async with db.begin() as connection:
+        await connection.execute(
+            text("UPDATE workflow_executions SET status = 'running', attempt = :attempt, "
+                 "run_token = gen_random_uuid(), started_at = now() WHERE id = :id"),
+            {"id": execution_id, "attempt": attempt},
+        )  # fmt: skip
+
+
+async def test_cancelling_a_run_whose_worker_died_leaves_no_node_run_running(
+    api: httpx.AsyncClient, committed_db: AsyncEngine, settings: Settings
+) -> None:
+    """The worker dies (SIGKILL: nothing more is written) with a node run `running`; the
+    user cancels; the job is picked again and the claim sees `cancelled` and returns. No
+    one ever ends the node run: it stays `running` forever."""
+    user = await login(api)
+    execution_id = await _left_running(api, user, committed_db, settings, nap=30)
+    async with httpx.AsyncClient() as http:
+        services = Services(settings, settings.sealing_box(), http)
         cancelled = await api.post(f"/api/v1/executions/{execution_id}/cancel", headers=user)
         assert cancelled.status_code == 200
         await ExecutionRunner(committed_db, services).run(uuid.UUID(execution_id))  # re-picked
@@ -160,6 +184,38 @@ async def _pending(api: httpx.AsyncClient, user: Headers, workflow_id: str, sche
     return execution_id
 
 
+# What the API's cancel does to a pending execution, as a concurrent transaction.
+_CANCEL = text(
+    "UPDATE workflow_executions SET status = 'cancelled', ended_at = now() WHERE id = :id"
+)
+
+
+@contextlib.asynccontextmanager
+async def _row_held(db: AsyncEngine, table: str, row_id: str) -> AsyncIterator[AsyncConnection]:
+    """Another transaction holding the row's lock for the block (what it changes there
+    commits at the end): a claim can read the row meanwhile, not write it."""
+    async with db.connect() as holder:
+        transaction = await holder.begin()
+        await holder.execute(
+            text(f"SELECT 1 FROM {table} WHERE id = :id FOR UPDATE"), {"id": row_id}
+        )
+        yield holder
+        await transaction.commit()
+
+
+async def _claimed_twice_at_once(settings: Settings, db: AsyncEngine, execution_id: str) -> None:
+    """Two runners (two workers') claim the execution, both reading it before either can
+    write it (its row is held meanwhile), as after a double pick."""
+    async with httpx.AsyncClient() as http:
+        services = Services(settings, settings.sealing_box(), http)
+        runners = [ExecutionRunner(db, services) for _ in range(2)]
+        async with _row_held(db, "workflow_executions", execution_id):
+            claims = [asyncio.create_task(one.run(uuid.UUID(execution_id))) for one in runners]
+            await asyncio.sleep(0.3)  # both have read it and wait for the row
+            assert not any(claim.done() for claim in claims)
+        await asyncio.wait_for(asyncio.gather(*claims), 10)
+
+
 async def _log_messages(api: httpx.AsyncClient, user: Headers, execution_id: str) -> list[str]:
     logs = await api.get(f"/api/v1/executions/{execution_id}/logs", headers=user)
     assert logs.status_code == 200, logs.text
@@ -183,21 +239,11 @@ async def test_a_cancel_between_the_claims_read_and_its_start_wins(
     execution_id = await _pending(api, user, workflow_id, scheduled)
     async with httpx.AsyncClient() as http:
         runner = ExecutionRunner(committed_db, Services(settings, settings.sealing_box(), http))
-        async with committed_db.connect() as holder:
-            transaction = await holder.begin()
-            await holder.execute(
-                text("SELECT 1 FROM workflow_executions WHERE id = :id FOR UPDATE"),
-                {"id": execution_id},
-            )
+        async with _row_held(committed_db, "workflow_executions", execution_id) as holder:
             claiming = asyncio.create_task(runner.run(uuid.UUID(execution_id)))
             await asyncio.sleep(0.3)  # the claim has read the row and waits to start it
             assert not claiming.done()
-            await holder.execute(
-                text("UPDATE workflow_executions SET status = 'cancelled', ended_at = now() "
-                     "WHERE id = :id"),
-                {"id": execution_id},
-            )  # fmt: skip
-            await transaction.commit()
+            await holder.execute(_CANCEL, {"id": execution_id})
         await asyncio.wait_for(claiming, 10)
 
     execution = await wait_for(api, user, execution_id, limit=5)
@@ -217,20 +263,7 @@ async def test_two_claims_of_one_pending_execution_run_it_once(
     user = await login(api)
     workflow_id = await napper(api, user, 0.2)
     execution_id = await _pending(api, user, workflow_id, scheduled)
-    async with httpx.AsyncClient() as http:
-        services = Services(settings, settings.sealing_box(), http)
-        runners = [ExecutionRunner(committed_db, services) for _ in range(2)]
-        async with committed_db.connect() as holder:
-            transaction = await holder.begin()
-            await holder.execute(
-                text("SELECT 1 FROM workflow_executions WHERE id = :id FOR UPDATE"),
-                {"id": execution_id},
-            )
-            claims = [asyncio.create_task(one.run(uuid.UUID(execution_id))) for one in runners]
-            await asyncio.sleep(0.3)  # both have read it pending and wait to start it
-            assert not any(claim.done() for claim in claims)
-            await transaction.rollback()
-        await asyncio.wait_for(asyncio.gather(*claims), 10)
+    await _claimed_twice_at_once(settings, committed_db, execution_id)
 
     execution = await wait_for(api, user, execution_id, limit=5)
     assert execution["status"] == "completed", execution["error_message"]
@@ -255,19 +288,10 @@ async def test_an_execution_cancelled_while_its_claim_waits_for_the_schedule_is_
         ids.append(response.json()["execution"]["id"])
     async with httpx.AsyncClient() as http:
         runner = ExecutionRunner(committed_db, Services(settings, settings.sealing_box(), http))
-        async with committed_db.connect() as holder:
-            transaction = await holder.begin()
-            await holder.execute(
-                text("SELECT 1 FROM schedules WHERE id = :id FOR UPDATE"), {"id": schedule_id}
-            )
+        async with _row_held(committed_db, "schedules", schedule_id) as holder:
             claiming = asyncio.gather(*(runner.run(uuid.UUID(one)) for one in ids))
             await asyncio.sleep(0.3)  # the claim has read both and waits for the schedule
-            await holder.execute(
-                text("UPDATE workflow_executions SET status = 'cancelled', ended_at = now() "
-                     "WHERE id = :id"),
-                {"id": ids[0]},
-            )  # fmt: skip
-            await transaction.commit()
+            await holder.execute(_CANCEL, {"id": ids[0]})
         await asyncio.wait_for(claiming, 10)
 
     first, second = [await wait_for(api, user, one, limit=5) for one in ids]
@@ -276,31 +300,6 @@ async def test_an_execution_cancelled_while_its_claim_waits_for_the_schedule_is_
     assert second["status"] == "completed", second["error_message"]
     schedule = (await api.get(f"/api/v1/schedules/{schedule_id}", headers=user)).json()
     assert schedule["skipped_count"] == 0
-
-
-async def _left_running(
-    api: httpx.AsyncClient, user: Headers, committed_db: AsyncEngine, settings: Settings
-) -> str:
-    """An execution left `running` by a worker that died in its nap (nothing more
-    written)."""
-    workflow_id = await napper(api, user, 0.3)
-    execution_id = (await api.post(f"/api/v1/workflows/{workflow_id}/run", headers=user)).json()[
-        "id"
-    ]
-    async with httpx.AsyncClient() as http:
-        services = Services(settings, settings.sealing_box(), http)
-        dying = asyncio.create_task(
-            ExecutionRunner(committed_db, services).run(uuid.UUID(execution_id))
-        )
-
-        async def napping() -> bool:
-            return "nap:running" in await node_statuses(committed_db, execution_id)
-
-        await _until(napping)
-        dying.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await dying
-    return execution_id
 
 
 async def test_two_claims_of_one_execution_left_running_resume_it_once(
@@ -312,20 +311,7 @@ async def test_two_claims_of_one_execution_left_running_resume_it_once(
     and stopping the healthy run."""
     user = await login(api)
     execution_id = await _left_running(api, user, committed_db, settings)
-    async with httpx.AsyncClient() as http:
-        services = Services(settings, settings.sealing_box(), http)
-        runners = [ExecutionRunner(committed_db, services) for _ in range(2)]
-        async with committed_db.connect() as holder:
-            transaction = await holder.begin()
-            await holder.execute(
-                text("SELECT 1 FROM workflow_executions WHERE id = :id FOR UPDATE"),
-                {"id": execution_id},
-            )
-            claims = [asyncio.create_task(one.run(uuid.UUID(execution_id))) for one in runners]
-            await asyncio.sleep(0.3)  # both have read it running and wait for its lock
-            assert not any(claim.done() for claim in claims)
-            await transaction.rollback()
-        await asyncio.wait_for(asyncio.gather(*claims), 10)
+    await _claimed_twice_at_once(settings, committed_db, execution_id)
 
     execution = await wait_for(api, user, execution_id, limit=5)
     assert execution["status"] == "completed", execution["error_message"]
@@ -347,15 +333,8 @@ async def test_an_execution_left_running_at_attempt_zero_is_resumed(
     execution_id = (await api.post(f"/api/v1/workflows/{workflow_id}/run", headers=user)).json()[
         "id"
     ]
-    async with committed_db.begin() as connection:
-        await connection.execute(
-            text("UPDATE workflow_executions SET status = 'running', attempt = 0, "
-                 "run_token = gen_random_uuid(), started_at = now() WHERE id = :id"),
-            {"id": execution_id},
-        )  # fmt: skip
-    async with httpx.AsyncClient() as http:
-        runner = ExecutionRunner(committed_db, Services(settings, settings.sealing_box(), http))
-        await asyncio.wait_for(runner.run(uuid.UUID(execution_id)), 10)
+    await _mark_running(committed_db, execution_id, attempt=0)
+    await _claimed_together(settings, committed_db, [execution_id])
 
     execution = await wait_for(api, user, execution_id, limit=5)
     assert execution["status"] == "completed", execution["error_message"]
@@ -420,12 +399,7 @@ async def test_a_run_given_up_at_its_last_worker_loss_does_not_fill_max_instance
     user = await login(api)
     workflow_id = await napper(api, user, 0.1)
     schedule_id, (lost, waiting) = await _triggered(api, user, workflow_id, 2, max_instances=1)
-    async with committed_db.begin() as connection:
-        await connection.execute(
-            text("UPDATE workflow_executions SET status = 'running', attempt = 3, "
-                 "run_token = gen_random_uuid(), started_at = now() WHERE id = :id"),
-            {"id": lost},
-        )  # fmt: skip
+    await _mark_running(committed_db, lost, attempt=3)
 
     await _claimed_together(settings, committed_db, [lost, waiting])
 
