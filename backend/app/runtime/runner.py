@@ -198,13 +198,7 @@ class ExecutionRunner:
         async with store.connect(self._database, transaction=False) as connection:
             found, now, refs = await store.read_executions(connection, execution_ids)
             in_order = [found[key] for key in dict.fromkeys(execution_ids) if key in found]
-            locks = any(
-                execution.status == "running"
-                or (execution.status == "pending" and execution.schedule_id is not None)
-                for execution, _ in in_order
-            )
-            async with store.atomic(connection, locks):
-                runs = await self._decide_and_start(connection, in_order, now, refs, ended)
+            runs = await self._decide_and_start(connection, in_order, now, refs, ended)
         for status, began in ended:
             _finished(status, began)
         # One run per execution, given to the first of its callers.
@@ -223,13 +217,28 @@ class ExecutionRunner:
         pending = [pair for pair in found if pair[0].status == "pending"]
         resuming = [pair for pair in found if pair[0].status == "running"]
         scheduled = [one.schedule_id for one, _ in pending if one.schedule_id is not None]
-        states: dict[uuid.UUID, store.ExecutionState] = {}
-        schedules: dict[uuid.UUID, tuple[dict[str, Any], int]] = {}
-        if resuming or scheduled:
+        async with store.atomic(connection, bool(resuming or scheduled)):
             states, schedules = await store.lock_for_claim(
                 connection, [one.id for one, _ in resuming], scheduled
             )
-        starting = await self._resumptions(connection, resuming, states, schedules, ended)
+            starting = await self._resumptions(connection, resuming, states, schedules, ended)
+            return await self._start_pending(
+                connection, pending, starting, schedules, now=now, refs=refs, ended=ended
+            )
+
+    async def _start_pending(
+        self,
+        connection: Any,
+        pending: list[tuple[store.ExecutionRow, store.WorkflowRow]],
+        starting: list[Starting],
+        schedules: dict[uuid.UUID, tuple[dict[str, Any], int]],
+        *,
+        now: datetime,
+        refs: store.Refs,
+        ended: list[tuple[str, datetime | None]],
+    ) -> dict[uuid.UUID, Run]:
+        """Start the resumptions and the pending executions that fit under their
+        schedules' max_instances; skip the others. The runs to walk."""
         runs: dict[uuid.UUID, Run] = {}
         waiting = pending
         while True:

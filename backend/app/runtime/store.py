@@ -231,13 +231,15 @@ async def lock_for_claim(
     """Lock the schedules (the point where workers agree on max_instances), then the
     executions to resume (each in id order, so that two claims never wait on each other
     in a cycle): each execution's state now, and for each schedule that exists its
-    metadata and its running executions."""
+    metadata and its running executions. Nothing to lock: no statement."""
     metadata: dict[uuid.UUID, dict[str, Any]] = {}
     if schedule_ids:
         rows = await connection.fetch(_LOCK_SCHEDULES, sorted(set(schedule_ids)))
         metadata = {row[0]: dict(row[1] or {}) for row in rows}
     states: dict[uuid.UUID, ExecutionState] = {}
     running: dict[uuid.UUID, int] = {}
+    if not (execution_ids or metadata):
+        return states, {}
     for part, key, status, attempt, token, count in await connection.fetch(
         _LOCK_AND_COUNT, sorted(set(execution_ids)), list(metadata)
     ):
